@@ -1,0 +1,54 @@
+//! DIGG's rule files, by DIGG's ids, and the SDK prose rules they leave out.
+//!
+//! Each DIGG rule is translated from its Schematron source with the same context and test, evaluated the way
+//! an XSLT 2 processor would (including where a test over several nodes is an error, which fails the assert).
+//! Deliberate differences are listed in `docs/deliberate-differences.md`.
+
+pub mod message;
+pub mod receipt;
+pub mod sdk;
+pub mod xhe;
+
+use crate::xml::El;
+
+/// XPath `normalize-space()`.
+pub(crate) fn normalize_space(s: &str) -> String {
+    s.split([' ', '\t', '\r', '\n'])
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// XPath `normalize-space(child)` where `child` may select several nodes: more than one is a type error in
+/// XPath 2.0, which makes the whole test fail (`None`).
+pub(crate) fn normalize_space_of_one(children: &[El<'_, '_>]) -> Option<String> {
+    match children {
+        [] => Some(String::new()),
+        [one] => Some(normalize_space(&one.string_value())),
+        _ => None,
+    }
+}
+
+/// All elements of the subtree rooted at `root`, in document order, root first.
+pub(crate) fn descendants_or_self<'d, 'a>(root: El<'d, 'a>) -> Vec<El<'d, 'a>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        out.push(e);
+        let kids: Vec<_> = e.children().collect();
+        stack.extend(kids.into_iter().rev());
+    }
+    out
+}
+
+/// A path of `(ns, local)` steps from `from`, all matches in document order.
+pub(crate) fn select<'d, 'a>(from: El<'d, 'a>, steps: &[(&str, &str)]) -> Vec<El<'d, 'a>> {
+    let mut current = vec![from];
+    for (ns, local) in steps {
+        current = current
+            .iter()
+            .flat_map(|e| e.children_named(ns, local).collect::<Vec<_>>())
+            .collect();
+    }
+    current
+}

@@ -1,0 +1,400 @@
+//! `DIGG-AppRes-Business-Rules.scmt`: R1-APP … R9-APP.
+
+use super::{descendants_or_self, normalize_space, normalize_space_of_one, select};
+use crate::envelope::Violation;
+use crate::xml::El;
+use crate::xml::names::{DS, UBL_CAC as CAC, UBL_CBC as CBC, UBL_EXT, XENC};
+
+const SCHEME_ATTRS: &[&str] = &[
+    "schemeAgencyID",
+    "schemeAgencyName",
+    "schemeDataURI",
+    "schemeID",
+    "schemeName",
+    "schemeURI",
+    "schemeVersionID",
+];
+const SCHEME_ATTRS_BUT_ID: &[&str] = &[
+    "schemeAgencyID",
+    "schemeAgencyName",
+    "schemeDataURI",
+    "schemeName",
+    "schemeURI",
+    "schemeVersionID",
+];
+const LIST_ATTRS: &[&str] = &[
+    "languageID",
+    "listAgencyID",
+    "listAgencyName",
+    "listID",
+    "listName",
+    "listSchemeURI",
+    "listURI",
+    "listVersionID",
+    "name",
+];
+const PARTY_CHILDREN: &[(&str, &str)] = &[
+    (CAC, "AgentParty"),
+    (CAC, "Contact"),
+    (CAC, "FinancialAccount"),
+    (CAC, "Language"),
+    (CAC, "PartyIdentification"),
+    (CAC, "PartyLegalEntity"),
+    (CAC, "PartyName"),
+    (CAC, "PartyTaxScheme"),
+    (CAC, "Person"),
+    (CAC, "PhysicalLocation"),
+    (CAC, "PostalAddress"),
+    (CAC, "PowerOfAttorney"),
+    (CAC, "ServiceProviderParty"),
+    (CBC, "IndustryClassificationCode"),
+    (CBC, "LogoReferenceID"),
+    (CBC, "MarkAttentionIndicator"),
+    (CBC, "MarkCareIndicator"),
+    (CBC, "WebsiteURI"),
+];
+
+/// What R1-APP forbids under one parent: whole elements, and elements carrying one of the listed attributes.
+struct Forbidden {
+    parent: &'static [(&'static str, &'static str)],
+    elements: &'static [(&'static str, &'static str)],
+    with_attrs: &'static [((&'static str, &'static str), &'static [&'static str])],
+}
+
+const DOC_RESPONSE: (&str, &str) = (CAC, "DocumentResponse");
+
+const FORBIDDEN: &[Forbidden] = &[
+    Forbidden {
+        parent: &[DOC_RESPONSE, (CAC, "DocumentReference")],
+        elements: &[
+            (CAC, "Attachment"),
+            (CAC, "IssuerParty"),
+            (CAC, "ResultOfVerification"),
+            (CAC, "ValidityPeriod"),
+            (CBC, "CopyIndicator"),
+            (CBC, "DocumentDescription"),
+            (CBC, "DocumentStatusCode"),
+            (CBC, "DocumentType"),
+            (CBC, "DocumentTypeCode"),
+            (CBC, "IssueDate"),
+            (CBC, "IssueTime"),
+            (CBC, "LanguageID"),
+            (CBC, "LocaleCode"),
+            (CBC, "UUID"),
+            (CBC, "VersionID"),
+            (CBC, "XPath"),
+        ],
+        with_attrs: &[((CBC, "ID"), SCHEME_ATTRS)],
+    },
+    Forbidden {
+        parent: &[DOC_RESPONSE],
+        elements: &[(CAC, "IssuerParty"), (CAC, "RecipientParty")],
+        with_attrs: &[],
+    },
+    Forbidden {
+        parent: &[DOC_RESPONSE, (CAC, "LineResponse"), (CAC, "LineReference")],
+        elements: &[
+            (CAC, "DocumentReference"),
+            (CBC, "LineStatusCode"),
+            (CBC, "UUID"),
+        ],
+        with_attrs: &[((CBC, "LineID"), SCHEME_ATTRS)],
+    },
+    Forbidden {
+        parent: &[
+            DOC_RESPONSE,
+            (CAC, "LineResponse"),
+            (CAC, "Response"),
+            (CAC, "Status"),
+        ],
+        elements: &[
+            (CAC, "Condition"),
+            (CBC, "ConditionCode"),
+            (CBC, "Description"),
+            (CBC, "IndicationIndicator"),
+            (CBC, "Percent"),
+            (CBC, "ReferenceDate"),
+            (CBC, "ReferenceTime"),
+            (CBC, "ReliabilityPercent"),
+            (CBC, "SequenceID"),
+            (CBC, "Text"),
+        ],
+        with_attrs: &[
+            ((CBC, "StatusReasonCode"), LIST_ATTRS),
+            ((CBC, "StatusReason"), &["languageID", "languageLocaleID"]),
+        ],
+    },
+    Forbidden {
+        parent: &[DOC_RESPONSE, (CAC, "LineResponse"), (CAC, "Response")],
+        elements: &[
+            (CBC, "Description"),
+            (CBC, "EffectiveDate"),
+            (CBC, "EffectiveTime"),
+            (CBC, "ReferenceID"),
+        ],
+        with_attrs: &[((CBC, "ResponseCode"), LIST_ATTRS)],
+    },
+    Forbidden {
+        parent: &[DOC_RESPONSE, (CAC, "Response")],
+        elements: &[
+            (CAC, "Status"),
+            (CBC, "Description"),
+            (CBC, "EffectiveDate"),
+            (CBC, "EffectiveTime"),
+            (CBC, "ReferenceID"),
+        ],
+        with_attrs: &[((CBC, "ResponseCode"), LIST_ATTRS)],
+    },
+    Forbidden {
+        parent: &[(CAC, "ReceiverParty")],
+        elements: PARTY_CHILDREN,
+        with_attrs: &[((CBC, "EndpointID"), SCHEME_ATTRS_BUT_ID)],
+    },
+    Forbidden {
+        parent: &[(CAC, "SenderParty")],
+        elements: PARTY_CHILDREN,
+        with_attrs: &[((CBC, "EndpointID"), SCHEME_ATTRS_BUT_ID)],
+    },
+    Forbidden {
+        parent: &[],
+        elements: &[
+            (CAC, "Signature"),
+            (CBC, "Note"),
+            (CBC, "ProfileExecutionID"),
+            (CBC, "ResponseDate"),
+            (CBC, "ResponseTime"),
+            (CBC, "UBLVersionID"),
+            (CBC, "UUID"),
+            (CBC, "VersionID"),
+            (UBL_EXT, "UBLExtensions"),
+        ],
+        with_attrs: &[
+            ((CBC, "CustomizationID"), SCHEME_ATTRS),
+            ((CBC, "ID"), SCHEME_ATTRS),
+            ((CBC, "ProfileID"), SCHEME_ATTRS),
+        ],
+    },
+];
+
+pub fn check(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    r1_profile(root, out);
+    r9_cardinality(root, out);
+    r2_empty(root, out);
+    r3_to_r6_values(root, out);
+    r7_r8_lines(root, out);
+}
+
+fn r1_profile(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    let mut hits = Vec::new();
+    for f in FORBIDDEN {
+        for parent in select(root, f.parent) {
+            for e in parent.children() {
+                let whole = f.elements.iter().any(|(ns, l)| e.is(ns, l));
+                let by_attr = f.with_attrs.iter().any(|((ns, l), attrs)| {
+                    e.is(ns, l) && attrs.iter().any(|a| e.attr(a).is_some())
+                });
+                if whole || by_attr {
+                    hits.push(e);
+                }
+            }
+        }
+    }
+    let order = descendants_or_self(root);
+    hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
+    hits.dedup_by(|a, b| a.same_node(b));
+    for e in hits {
+        out.push(Violation::new(
+            "R1-APP",
+            e.path(),
+            format!(
+                "{} (or one of its attributes) is not used in the Meddelandekvittens profile",
+                e.local()
+            ),
+        ));
+    }
+}
+
+fn r9_cardinality(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    let mut need = |ok: bool, at: &El<'_, '_>, what: &str| {
+        if !ok {
+            out.push(Violation::new("R9-APP", at.path(), what.to_owned()));
+        }
+    };
+    let count = |e: &El<'_, '_>, ns: &str, l: &str| e.children_named(ns, l).count();
+    need(
+        count(&root, CBC, "CustomizationID") > 0,
+        &root,
+        "CustomizationID is required",
+    );
+    need(
+        count(&root, CBC, "ProfileID") > 0,
+        &root,
+        "ProfileID is required",
+    );
+    need(
+        count(&root, CBC, "IssueTime") > 0,
+        &root,
+        "IssueTime is required",
+    );
+    need(
+        count(&root, CAC, "DocumentResponse") == 1,
+        &root,
+        "exactly one DocumentResponse is required",
+    );
+    for dr in select(root, &[DOC_RESPONSE]) {
+        need(
+            count(&dr, CAC, "DocumentReference") == 1,
+            &dr,
+            "exactly one DocumentReference is required",
+        );
+        for lr in dr.children_named(CAC, "LineResponse") {
+            need(
+                count(&lr, CAC, "Response") == 1,
+                &lr,
+                "exactly one Response is required",
+            );
+            for r in lr.children_named(CAC, "Response") {
+                need(
+                    count(&r, CBC, "ResponseCode") == 1,
+                    &r,
+                    "exactly one ResponseCode is required",
+                );
+                need(
+                    count(&r, CAC, "Status") == 1,
+                    &r,
+                    "exactly one Status is required",
+                );
+                for s in r.children_named(CAC, "Status") {
+                    need(
+                        count(&s, CBC, "StatusReason") == 1,
+                        &s,
+                        "exactly one StatusReason is required",
+                    );
+                }
+            }
+        }
+        for r in dr.children_named(CAC, "Response") {
+            need(
+                count(&r, CBC, "ResponseCode") == 1,
+                &r,
+                "exactly one ResponseCode is required",
+            );
+        }
+    }
+    for party in ["ReceiverParty", "SenderParty"] {
+        for p in root.children_named(CAC, party) {
+            need(
+                count(&p, CBC, "EndpointID") == 1,
+                &p,
+                "exactly one EndpointID is required",
+            );
+            need(
+                p.children_named(CBC, "EndpointID")
+                    .any(|e| e.attr("schemeID").is_some()),
+                &p,
+                "EndpointID must have a schemeID attribute",
+            );
+        }
+    }
+}
+
+fn r2_empty(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    for e in descendants_or_self(root) {
+        if e.has_element_children() || !normalize_space(&e.string_value()).is_empty() {
+            continue;
+        }
+        if e.ns() == XENC || e.ns() == DS {
+            continue;
+        }
+        out.push(Violation::new(
+            "R2-APP",
+            e.path(),
+            format!("{} is empty; empty elements are not allowed", e.local()),
+        ));
+    }
+}
+
+fn r3_to_r6_values(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    let one =
+        |ns: &str, l: &str| normalize_space_of_one(&root.children_named(ns, l).collect::<Vec<_>>());
+    if one(CBC, "CustomizationID").as_deref()
+        != Some(crate::envelope::ids::RECEIPT_CUSTOMIZATION_ID)
+    {
+        out.push(Violation::new(
+            "R3-APP",
+            root.path(),
+            format!(
+                "CustomizationID must be {}",
+                crate::envelope::ids::RECEIPT_CUSTOMIZATION_ID
+            ),
+        ));
+    }
+    if one(CBC, "ProfileID").as_deref() != Some(crate::envelope::ids::RECEIPT_PROFILE_ID) {
+        out.push(Violation::new(
+            "R4-APP",
+            root.path(),
+            format!(
+                "ProfileID must be {}",
+                crate::envelope::ids::RECEIPT_PROFILE_ID
+            ),
+        ));
+    }
+    for c in select(
+        root,
+        &[DOC_RESPONSE, (CAC, "Response"), (CBC, "ResponseCode")],
+    ) {
+        let v = normalize_space(&c.string_value());
+        if v != "ACCEPTED" && v != "REJECTED" {
+            out.push(Violation::new(
+                "R5-APP",
+                c.path(),
+                format!("response code '{v}' is not ACCEPTED or REJECTED"),
+            ));
+        }
+    }
+    for c in select(
+        root,
+        &[
+            DOC_RESPONSE,
+            (CAC, "LineResponse"),
+            (CAC, "Response"),
+            (CBC, "ResponseCode"),
+        ],
+    ) {
+        let v = normalize_space(&c.string_value());
+        if !matches!(v.as_str(), "SV" | "BV" | "SIG") {
+            out.push(Violation::new(
+                "R6-APP",
+                c.path(),
+                format!("reason code '{v}' is not SV, BV or SIG"),
+            ));
+        }
+    }
+}
+
+fn r7_r8_lines(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    let any_lines = descendants_or_self(root)
+        .iter()
+        .any(|e| e.is(CAC, "LineResponse"));
+    for r in select(root, &[DOC_RESPONSE, (CAC, "Response")]) {
+        // General comparison: any ResponseCode child equal to the string, compared exactly.
+        let has = |code: &str| {
+            r.children_named(CBC, "ResponseCode")
+                .any(|c| c.string_value() == code)
+        };
+        if has("ACCEPTED") && any_lines {
+            out.push(Violation::new(
+                "R7-APP",
+                r.path(),
+                "an ACCEPTED receipt must not carry any LineResponse",
+            ));
+        }
+        if has("REJECTED") && !any_lines {
+            out.push(Violation::new(
+                "R8-APP",
+                r.path(),
+                "a REJECTED receipt must carry at least one LineResponse with the reason",
+            ));
+        }
+    }
+}

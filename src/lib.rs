@@ -1,0 +1,8 @@
+//! sdk-relay: a node for Sweden's Säker digital kommunikation (SDK) federation.
+//!
+//! Layers, lowest first (see `docs/ARCHITECTURE.md`): [`xml`] is the one hardened parser for untrusted XML;
+//! [`envelope`] turns parsed documents into typed, validated XHE envelopes, SDK messages and receipts.
+
+pub mod cli;
+pub mod envelope;
+pub mod xml;
