@@ -13,4 +13,4 @@ mod write;
 pub use limits::Limits;
 pub use node::El;
 pub use parse::{Doc, XmlError, parse, parse_bytes};
-pub use write::Writer;
+pub use write::{Child, Writer};

@@ -134,7 +134,7 @@ impl Writer {
         }
         self.out.push('>');
         // Mixed content is copied verbatim, text and elements in order, without added indentation.
-        for c in el.doc_children() {
+        for c in el.content() {
             match c {
                 Child::Text(t) => escape_text(&mut self.out, t),
                 Child::Element(e) => {
@@ -175,14 +175,15 @@ fn qualified(prefix: &str, local: &str) -> String {
     }
 }
 
-pub(crate) enum Child<'d, 'a> {
+/// A content item of an element: text (or CDATA) or a child element.
+pub enum Child<'d, 'a> {
     Text(&'d str),
     Element(El<'d, 'a>),
 }
 
 impl<'d, 'a> El<'d, 'a> {
     /// Text, CDATA and element children in document order (comments and PIs left out).
-    pub(crate) fn doc_children(&self) -> Vec<Child<'d, 'a>> {
+    pub fn content(&self) -> Vec<Child<'d, 'a>> {
         let (doc, id) = self.raw_parts();
         doc.children_iter(id)
             .filter_map(|c| match doc.node_kind(c) {

@@ -1,0 +1,80 @@
+//! On every DIGG example and test-data file, our verdict equals the official oracle's (XSD with xmllint,
+//! DIGG's rule files), and every DIGG rule id it reports, we report too.
+
+mod common;
+
+use sdk_relay::envelope::{self, DocumentError};
+use sdk_relay::xml::Limits;
+
+#[test]
+fn digg_examples_agree_with_the_oracle() {
+    let files = common::digg_documents();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // Inner layers of XHEs carrying plain SDK documents, judged by the oracle separately.
+    let mut inner_files = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).expect("read example");
+        if let Some(inner) = common::plain_sdk_payload(&bytes) {
+            let p = tmp.path().join(format!("inner-{i}.xml"));
+            std::fs::write(&p, inner).expect("write inner payload");
+            inner_files.push((i, p));
+        }
+    }
+    let mut all = files.clone();
+    all.extend(inner_files.iter().map(|(_, p)| p.clone()));
+    let verdicts = common::oracle_validate(&all);
+    let (outer, inner) = verdicts.split_at(files.len());
+
+    let mut compared = 0;
+    for (i, (file, oracle)) in files.iter().zip(outer).enumerate() {
+        let bytes = std::fs::read(file).expect("read example");
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        let ours = envelope::check_bytes(&bytes, &Limits::default());
+        if oracle.doctype.is_none() {
+            assert!(
+                matches!(ours, Err(DocumentError::UnknownRoot { .. })),
+                "{name}: the oracle does not know this root, nor should we: {ours:?}"
+            );
+            continue;
+        }
+        let (doctype, violations) = ours.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            Some(doctype.name()),
+            oracle.doctype.as_deref(),
+            "{name}: doctype"
+        );
+        let inner_valid = inner_files
+            .iter()
+            .position(|(j, _)| *j == i)
+            .is_none_or(|k| inner[k].valid);
+        let oracle_valid = oracle.valid && inner_valid;
+        assert_eq!(
+            violations.is_empty(),
+            oracle_valid,
+            "{name}: our verdict differs from the oracle's.\nours: {violations:#?}\noracle: {}",
+            oracle.raw
+        );
+        for id in common::digg_rule_ids(oracle) {
+            assert!(
+                violations.iter().any(|v| v.rule == id),
+                "{name}: the oracle reports {id}, we do not: {violations:#?}"
+            );
+        }
+        let xsd_ours = violations.iter().any(|v| v.rule.starts_with("XSD-"));
+        assert_eq!(
+            xsd_ours, !oracle.xsd_valid,
+            "{name}: XSD verdict differs: {violations:#?}"
+        );
+        compared += 1;
+    }
+    // Six XHE/message files valid, two test files invalid, five receipts: all typed documents compared.
+    assert!(compared >= 13, "compared only {compared} documents");
+    // The two invalid test-data files must be among them, so the comparison is not all-valid.
+    assert!(
+        outer
+            .iter()
+            .filter(|o| o.doctype.is_some() && !o.valid)
+            .count()
+            >= 2
+    );
+}
