@@ -246,6 +246,7 @@ fn receipt() -> impl Strategy<Value = Receipt> {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // test data, built once per case
 enum Built {
     Message(Message),
     Receipt(Receipt),

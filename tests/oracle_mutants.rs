@@ -90,7 +90,7 @@ fn mutate(doc: &Node, rng: &mut Rng) -> Option<(String, Node)> {
     let (parent_path, idx) = path.split_at(path.len() - 1);
     let idx = idx[0];
     let target = doc.at(&path);
-    let what = format!("{}", target.local);
+    let what = target.local.clone();
     let op = rng.below(9);
     let label = match op {
         0 => {

@@ -107,7 +107,19 @@ fn read(path: &PathBuf, limits: &Limits) -> Result<Vec<u8>, String> {
     let result = if path.as_os_str() == "-" {
         std::io::stdin().lock().take(cap).read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(path).and_then(|f| f.take(cap).read_to_end(&mut bytes))
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // A file's size is known up front: refuse it without reading a byte.
+        if let Ok(meta) = file.metadata()
+            && meta.len() > limits.max_bytes as u64
+        {
+            return Err(format!(
+                "input is {} bytes, over the limit of {} bytes (see --max-bytes)",
+                meta.len(),
+                limits.max_bytes
+            ));
+        }
+        file.take(cap).read_to_end(&mut bytes)
     };
     result.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(bytes)

@@ -283,14 +283,14 @@ fn must_equal(
     envelope: Option<String>,
     inner: Option<String>,
 ) {
-    if let (Some(a), Some(b)) = (&envelope, &inner) {
-        if a != b {
-            out.push(Violation::new(
-                rule,
-                location,
-                format!("{what}: the envelope says '{a}' but the payload says '{b}'"),
-            ));
-        }
+    if let (Some(a), Some(b)) = (&envelope, &inner)
+        && a != b
+    {
+        out.push(Violation::new(
+            rule,
+            location,
+            format!("{what}: the envelope says '{a}' but the payload says '{b}'"),
+        ));
     }
 }
 

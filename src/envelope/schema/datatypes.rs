@@ -123,7 +123,7 @@ fn base64(raw: &str) -> Result<(), &'static str> {
             _ => return Err("a character outside the base64 alphabet"),
         }
     }
-    if pad > 2 || (data + pad) % 4 != 0 {
+    if pad > 2 || !(data + pad).is_multiple_of(4) {
         return Err("the length is not a whole number of base64 quanta");
     }
     // The bits the padding leaves unused must be zero, or the value has no canonical form.
@@ -191,10 +191,10 @@ fn parse_clock(s: &str) -> Result<(), &'static str> {
         Some((a, f)) => (a, Some(f)),
         None => (s, None),
     };
-    if let Some(f) = frac {
-        if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("bad fractional seconds");
-        }
+    if let Some(f) = frac
+        && (f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("bad fractional seconds");
     }
     let mut it = hms.split(':');
     let h = it.next().and_then(|p| digits(p, 2)).ok_or(BAD)?;
