@@ -104,6 +104,49 @@ impl<'d, 'a> El<'d, 'a> {
         })
     }
 
+    /// Does the string value hold anything but whitespace? (XPath `normalize-space(.) != ''`, without
+    /// building the string: a 100 MB base64 payload is looked at, not copied.)
+    pub fn has_non_whitespace_string_value(&self) -> bool {
+        self.find_text(|t| !is_xml_whitespace(t)).is_some()
+    }
+
+    /// The first character of the string value, without building it.
+    pub fn first_char_of_string_value(&self) -> Option<char> {
+        self.find_text(|t| !t.is_empty())
+            .and_then(|t| t.chars().next())
+    }
+
+    /// The first descendant text (in document order) that satisfies `want`, walking the tree in place.
+    fn find_text(&self, want: impl Fn(&str) -> bool) -> Option<&'d str> {
+        let mut next = self.doc.first_child(self.id);
+        while let Some(n) = next {
+            match self.doc.node_kind(n) {
+                Some(NodeKind::Text(t)) | Some(NodeKind::CData(t)) if want(t) => {
+                    return Some(t.as_ref());
+                }
+                Some(NodeKind::Element(_)) => {
+                    if let Some(c) = self.doc.first_child(n) {
+                        next = Some(c);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            // Next in document order: a sibling, or the sibling of the nearest ancestor below `self`.
+            let mut at = n;
+            next = loop {
+                if let Some(s) = self.doc.next_sibling(at) {
+                    break Some(s);
+                }
+                match self.doc.parent(at) {
+                    Some(p) if p != self.id => at = p,
+                    _ => break None,
+                }
+            };
+        }
+        None
+    }
+
     /// XPath string value: all descendant text in document order.
     pub fn string_value(&self) -> String {
         self.doc.text_content_deep(self.id)

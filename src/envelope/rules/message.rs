@@ -1,6 +1,6 @@
 //! `MessageConstraints.xml` for SDK Meddelande v3, by its pattern ids.
 
-use super::{descendants_or_self, normalize_space};
+use super::descendants_or_self;
 use crate::envelope::Violation;
 use crate::envelope::ids;
 use crate::xml::El;
@@ -11,7 +11,7 @@ pub fn check(payload: El<'_, '_>, out: &mut Vec<Violation>) {
     let all = descendants_or_self(payload);
     // verifyNonEmptyElements: every descendant of messagePayload, whatever its namespace.
     for e in all.iter().skip(1) {
-        if normalize_space(&e.string_value()).is_empty() {
+        if !e.has_non_whitespace_string_value() {
             out.push(Violation::new(
                 "verifyNonEmptyElements",
                 e.path(),
@@ -91,10 +91,8 @@ pub fn check(payload: El<'_, '_>, out: &mut Vec<Violation>) {
     }
     for f in named("ContentFiles") {
         for c in f.children_named(NS, "content") {
-            let v = c.string_value();
-            let ok = v
-                .chars()
-                .next()
+            let ok = c
+                .first_char_of_string_value()
                 .is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '+' || ch == '/');
             if !ok {
                 out.push(Violation::new(

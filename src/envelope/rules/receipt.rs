@@ -199,6 +199,9 @@ fn r1_profile(root: El<'_, '_>, out: &mut Vec<Violation>) {
             }
         }
     }
+    if hits.is_empty() {
+        return;
+    }
     let order = descendants_or_self(root);
     hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
     hits.dedup_by(|a, b| a.same_node(b));
@@ -300,7 +303,7 @@ fn r9_cardinality(root: El<'_, '_>, out: &mut Vec<Violation>) {
 
 fn r2_empty(root: El<'_, '_>, out: &mut Vec<Violation>) {
     for e in descendants_or_self(root) {
-        if e.has_element_children() || !normalize_space(&e.string_value()).is_empty() {
+        if e.has_element_children() || e.has_non_whitespace_string_value() {
             continue;
         }
         if e.ns() == XENC || e.ns() == DS {

@@ -147,10 +147,6 @@ fn criteria_rules(
     criteria: &[(String, String, El<'_, '_>)],
     out: &mut Vec<Violation>,
 ) {
-    let where_ = select(root, &[(XHA, "Header"), (XHA, "BusinessScope")])
-        .first()
-        .map(|e| e.path())
-        .unwrap_or_else(|| format!("{}/Header", root.path()));
     let counts: Vec<usize> = CODES
         .iter()
         .map(|c| criteria.iter().filter(|(code, _, _)| code == c).count())
@@ -172,6 +168,10 @@ fn criteria_rules(
                 .iter()
                 .map(|u| format!("'{u}' is not a criterion type code")),
         );
+        let where_ = select(root, &[(XHA, "Header"), (XHA, "BusinessScope")])
+            .first()
+            .map(|e| e.path())
+            .unwrap_or_else(|| format!("{}/Header", root.path()));
         out.push(Violation::new(
             "SDK-XHE-CRITERIA",
             where_,
@@ -278,7 +278,7 @@ fn party(root: El<'_, '_>, which: &str) -> Option<String> {
 fn must_equal(
     out: &mut Vec<Violation>,
     rule: &str,
-    location: String,
+    location: impl FnOnce() -> String,
     what: &str,
     envelope: Option<String>,
     inner: Option<String>,
@@ -288,7 +288,7 @@ fn must_equal(
     {
         out.push(Violation::new(
             rule,
-            location,
+            location(),
             format!("{what}: the envelope says '{a}' but the payload says '{b}'"),
         ));
     }
@@ -308,11 +308,13 @@ fn message_cross_rules(
     let header_id = root
         .child(XHA, "Header")
         .and_then(|h| value_at(h, &[(XHB, "ID")]));
-    let loc = |steps: &[(&str, &str)]| {
-        select(root, steps)
-            .first()
-            .map(|e| e.path())
-            .unwrap_or_else(|| root.path())
+    let loc = |steps: &'static [(&'static str, &'static str)]| {
+        move || {
+            select(root, steps)
+                .first()
+                .map(|e| e.path())
+                .unwrap_or_else(|| root.path())
+        }
     };
     must_equal(
         out,
@@ -358,7 +360,7 @@ fn message_cross_rules(
         Some(h) => must_equal(
             out,
             "SDK-XHE-MSG-FUNCTION",
-            h.path(),
+            || h.path(),
             "HandlingServiceID must equal the recipient's functional address (subOrganization/organizationId/extension)",
             Some(normalize_space(&h.string_value())),
             function,
@@ -375,7 +377,7 @@ fn receipt_cross_rules(
     must_equal(
         out,
         "SDK-XHE-RCPT-SENDER",
-        format!("{}/Header/FromParty", root.path()),
+        || format!("{}/Header/FromParty", root.path()),
         "FromParty must equal the receipt's SenderParty/EndpointID",
         party(root, "FromParty"),
         value_at(app, &[(CAC, "SenderParty"), (CBC, "EndpointID")]),
@@ -383,7 +385,7 @@ fn receipt_cross_rules(
     must_equal(
         out,
         "SDK-XHE-RCPT-RECEIVER",
-        format!("{}/Header/ToParty", root.path()),
+        || format!("{}/Header/ToParty", root.path()),
         "ToParty must equal the receipt's ReceiverParty/EndpointID",
         party(root, "ToParty"),
         value_at(app, &[(CAC, "ReceiverParty"), (CBC, "EndpointID")]),

@@ -132,6 +132,9 @@ fn party_ids<'d, 'a>(root: El<'d, 'a>, party: &str) -> Vec<El<'d, 'a>> {
 
 fn r1_profile_elements(root: El<'_, '_>, out: &mut Vec<Violation>) {
     let mut hits: Vec<El<'_, '_>> = FORBIDDEN.iter().flat_map(|p| select(root, p)).collect();
+    if hits.is_empty() {
+        return;
+    }
     // A union in XPath is in document order.
     let order: Vec<El<'_, '_>> = descendants_or_self(root);
     hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
@@ -218,7 +221,7 @@ fn r14_cardinality(root: El<'_, '_>, out: &mut Vec<Violation>) {
 
 fn r2_empty_elements(root: El<'_, '_>, out: &mut Vec<Violation>) {
     for e in descendants_or_self(root) {
-        if e.has_element_children() || !normalize_space(&e.string_value()).is_empty() {
+        if e.has_element_children() || e.has_non_whitespace_string_value() {
             continue;
         }
         if e.ancestors().any(|a| a.is(XHA, "PayloadContent")) {
