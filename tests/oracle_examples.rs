@@ -78,3 +78,25 @@ fn digg_examples_agree_with_the_oracle() {
             >= 2
     );
 }
+
+/// The sample documents shipped in `examples/documents/` (written by our builders) are valid for the oracle
+/// and for us.
+#[test]
+fn shipped_sample_documents_are_valid_for_the_oracle() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/documents");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples/documents")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for f in &files {
+        let (_, violations) =
+            envelope::check_bytes(&std::fs::read(f).expect("read"), &Limits::default())
+                .expect("typed document");
+        assert!(violations.is_empty(), "{}: {violations:?}", f.display());
+    }
+    for v in common::oracle_validate(&files) {
+        assert!(v.valid, "the oracle rejects {}: {}", v.file, v.raw);
+    }
+}
