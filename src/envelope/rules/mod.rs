@@ -11,6 +11,9 @@ pub mod xhe;
 
 use crate::xml::El;
 
+/// An element name: (namespace URI, local name).
+pub(crate) type Name = (&'static str, &'static str);
+
 /// XPath `normalize-space()`.
 pub(crate) fn normalize_space(s: &str) -> String {
     s.split([' ', '\t', '\r', '\n'])

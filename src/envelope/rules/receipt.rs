@@ -1,6 +1,6 @@
 //! `DIGG-AppRes-Business-Rules.scmt`: R1-APP … R9-APP.
 
-use super::{descendants_or_self, normalize_space, normalize_space_of_one, select};
+use super::{Name, descendants_or_self, normalize_space, normalize_space_of_one, select};
 use crate::envelope::Violation;
 use crate::xml::El;
 use crate::xml::names::{DS, UBL_CAC as CAC, UBL_CBC as CBC, UBL_EXT, XENC};
@@ -217,86 +217,66 @@ fn r1_profile(root: El<'_, '_>, out: &mut Vec<Violation>) {
     }
 }
 
+/// R9-APP: under each element at the context path, exactly one of the child.
+const EXACTLY_ONE: &[(&[Name], Name)] = &[
+    (&[], DOC_RESPONSE),
+    (&[DOC_RESPONSE], (CAC, "DocumentReference")),
+    (&[DOC_RESPONSE, (CAC, "LineResponse")], (CAC, "Response")),
+    (
+        &[DOC_RESPONSE, (CAC, "LineResponse"), (CAC, "Response")],
+        (CBC, "ResponseCode"),
+    ),
+    (
+        &[DOC_RESPONSE, (CAC, "LineResponse"), (CAC, "Response")],
+        (CAC, "Status"),
+    ),
+    (
+        &[
+            DOC_RESPONSE,
+            (CAC, "LineResponse"),
+            (CAC, "Response"),
+            (CAC, "Status"),
+        ],
+        (CBC, "StatusReason"),
+    ),
+    (&[DOC_RESPONSE, (CAC, "Response")], (CBC, "ResponseCode")),
+    (&[(CAC, "ReceiverParty")], (CBC, "EndpointID")),
+    (&[(CAC, "SenderParty")], (CBC, "EndpointID")),
+];
+
 fn r9_cardinality(root: El<'_, '_>, out: &mut Vec<Violation>) {
-    let mut need = |ok: bool, at: &El<'_, '_>, what: &str| {
-        if !ok {
-            out.push(Violation::new("R9-APP", at.path(), what.to_owned()));
+    for child in ["CustomizationID", "ProfileID", "IssueTime"] {
+        if root.child(CBC, child).is_none() {
+            out.push(Violation::new(
+                "R9-APP",
+                root.path(),
+                format!("{child} is required"),
+            ));
         }
-    };
-    let count = |e: &El<'_, '_>, ns: &str, l: &str| e.children_named(ns, l).count();
-    need(
-        count(&root, CBC, "CustomizationID") > 0,
-        &root,
-        "CustomizationID is required",
-    );
-    need(
-        count(&root, CBC, "ProfileID") > 0,
-        &root,
-        "ProfileID is required",
-    );
-    need(
-        count(&root, CBC, "IssueTime") > 0,
-        &root,
-        "IssueTime is required",
-    );
-    need(
-        count(&root, CAC, "DocumentResponse") == 1,
-        &root,
-        "exactly one DocumentResponse is required",
-    );
-    for dr in select(root, &[DOC_RESPONSE]) {
-        need(
-            count(&dr, CAC, "DocumentReference") == 1,
-            &dr,
-            "exactly one DocumentReference is required",
-        );
-        for lr in dr.children_named(CAC, "LineResponse") {
-            need(
-                count(&lr, CAC, "Response") == 1,
-                &lr,
-                "exactly one Response is required",
-            );
-            for r in lr.children_named(CAC, "Response") {
-                need(
-                    count(&r, CBC, "ResponseCode") == 1,
-                    &r,
-                    "exactly one ResponseCode is required",
-                );
-                need(
-                    count(&r, CAC, "Status") == 1,
-                    &r,
-                    "exactly one Status is required",
-                );
-                for s in r.children_named(CAC, "Status") {
-                    need(
-                        count(&s, CBC, "StatusReason") == 1,
-                        &s,
-                        "exactly one StatusReason is required",
-                    );
-                }
+    }
+    for (context, (ns, child)) in EXACTLY_ONE {
+        for at in select(root, context) {
+            if at.children_named(ns, child).count() != 1 {
+                out.push(Violation::new(
+                    "R9-APP",
+                    at.path(),
+                    format!("{} must have exactly one {child}", at.local()),
+                ));
             }
-        }
-        for r in dr.children_named(CAC, "Response") {
-            need(
-                count(&r, CBC, "ResponseCode") == 1,
-                &r,
-                "exactly one ResponseCode is required",
-            );
         }
     }
     for party in ["ReceiverParty", "SenderParty"] {
         for p in root.children_named(CAC, party) {
-            need(
-                count(&p, CBC, "EndpointID") == 1,
-                &p,
-                "exactly one EndpointID is required",
-            );
-            need(
-                p.children_named(CBC, "EndpointID")
-                    .any(|e| e.attr("schemeID").is_some()),
-                &p,
-                "EndpointID must have a schemeID attribute",
-            );
+            if !p
+                .children_named(CBC, "EndpointID")
+                .any(|e| e.attr("schemeID").is_some())
+            {
+                out.push(Violation::new(
+                    "R9-APP",
+                    p.path(),
+                    "EndpointID must have a schemeID attribute",
+                ));
+            }
         }
     }
 }

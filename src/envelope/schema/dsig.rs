@@ -4,12 +4,6 @@ use super::Datatype::*;
 use super::*;
 use crate::xml::names::DS;
 
-macro_rules! ds {
-    ($($id:ident = $name:literal : $ty:expr;)*) => {
-        $(pub static $id: ElementDecl = ElementDecl { ns: DS, name: $name, ty: $ty };)*
-    };
-}
-
 const ID_ATTR: &[AttrDecl] = &[attr("Id", Id)];
 const ALGORITHM: &[AttrDecl] = &[required_attr("Algorithm", AnyUri)];
 
@@ -263,7 +257,7 @@ static RSA_KEY_VALUE_TYPE: ComplexType = elements(
     one(Term::Sequence(&[one(el(&MODULUS)), one(el(&EXPONENT))])),
 );
 
-ds! {
+declare! { DS;
     SIGNATURE = "Signature": &SIGNATURE_TYPE;
     SIGNATURE_VALUE = "SignatureValue": &SIGNATURE_VALUE_TYPE;
     SIGNED_INFO = "SignedInfo": &SIGNED_INFO_TYPE;

@@ -4,22 +4,6 @@ use super::Datatype::*;
 use super::*;
 use crate::xml::names::MSG3 as NS;
 
-macro_rules! m {
-    ($($id:ident = $name:literal : $ty:expr;)*) => {
-        $(pub static $id: ElementDecl = ElementDecl { ns: NS, name: $name, ty: $ty };)*
-    };
-}
-
-const fn elements(model: Particle) -> ComplexType {
-    ComplexType {
-        attrs: &[],
-        content: Content::Elements {
-            mixed: false,
-            model,
-        },
-    }
-}
-
 /// Every complex type of this schema ends with `xs:any namespace="##other" processContents="lax"`.
 const fn ext() -> Particle {
     many(any_other(NS, Process::Lax))
@@ -30,13 +14,14 @@ static LABEL256: ComplexType = simple(StringMax(256));
 static DATE_TIME: ComplexType = simple(DateTime);
 static BOOLEAN: ComplexType = simple(Boolean);
 
-m! {
+declare! { NS;
     ROOT = "root": &STRING;
     EXTENSION = "extension": &STRING;
 }
-static II_TYPE: ComplexType = elements(one(Term::Sequence(&[one(el(&ROOT)), one(el(&EXTENSION))])));
+static II_TYPE: ComplexType =
+    element_only(one(Term::Sequence(&[one(el(&ROOT)), one(el(&EXTENSION))])));
 
-m! {
+declare! { NS;
     MESSAGE_PAYLOAD = "messagePayload": &MESSAGE_PAYLOAD_TYPE;
     MESSAGE = "message": &MESSAGE_TYPE;
     MESSAGE_HEADER = "messageHeader": &MESSAGE_HEADER_TYPE;
@@ -73,13 +58,13 @@ m! {
     CHARACTER_SEQUENCE = "characterSequence": &STRING;
 }
 
-static MESSAGE_PAYLOAD_TYPE: ComplexType = elements(one(el(&MESSAGE)));
-static MESSAGE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static MESSAGE_PAYLOAD_TYPE: ComplexType = element_only(one(el(&MESSAGE)));
+static MESSAGE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&MESSAGE_HEADER)),
     one(el(&MESSAGE_BODY)),
     ext(),
 ])));
-static MESSAGE_HEADER_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static MESSAGE_HEADER_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&CREATION_DATE_TIME)),
     one(el(&MESSAGE_ID)),
     one(el(&CONVERSATION_ID)),
@@ -92,8 +77,8 @@ static MESSAGE_HEADER_TYPE: ComplexType = elements(one(Term::Sequence(&[
     ext(),
 ])));
 static MESSAGE_BODY_TYPE: ComplexType =
-    elements(one(Term::Sequence(&[some(el(&DOCUMENTS)), ext()])));
-static DOCUMENT_TYPE: ComplexType = elements(one(Term::Sequence(&[
+    element_only(one(Term::Sequence(&[some(el(&DOCUMENTS)), ext()])));
+static DOCUMENT_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&DOCUMENT_ID)),
     opt(el(&DOCUMENT_NAME)),
     opt(el(&INDEX)),
@@ -101,43 +86,43 @@ static DOCUMENT_TYPE: ComplexType = elements(one(Term::Sequence(&[
     many(el(&CONTENT_TEXT)),
     ext(),
 ])));
-static CONTENT_FILES_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static CONTENT_FILES_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&FILE_NAME)),
     one(el(&CONTENT_TYPE)),
     one(el(&CONTENT)),
     ext(),
 ])));
 static CONTENT_TEXT_TYPE: ComplexType =
-    elements(one(Term::Sequence(&[one(el(&CHARACTER_SEQUENCE)), ext()])));
-static SENDER_TYPE: ComplexType = elements(one(Term::Sequence(&[
+    element_only(one(Term::Sequence(&[one(el(&CHARACTER_SEQUENCE)), ext()])));
+static SENDER_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&SENDER_ID)),
     opt(el(&LABEL)),
     opt(el(&OPTIONAL_ATTENTION)),
     ext(),
 ])));
-static RECIPIENT_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static RECIPIENT_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&RECIPIENT_ID)),
     opt(el(&LABEL)),
     one(el(&ATTENTION)),
     ext(),
 ])));
-static ATTENTION_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static ATTENTION_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     many(el(&PERSON)),
     one(el(&SUB_ORGANIZATION)),
     many(el(&REFERENCE)),
     ext(),
 ])));
-static PERSON_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static PERSON_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     opt(el(&PERSON_ID)),
     opt(el(&LABEL)),
     ext(),
 ])));
-static SUB_ORGANIZATION_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static SUB_ORGANIZATION_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&ORGANIZATION_ID)),
     opt(el(&LABEL)),
     ext(),
 ])));
-static REFERENCE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static REFERENCE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&REFERENCE_ID)),
     opt(el(&LABEL)),
     ext(),

@@ -132,6 +132,24 @@ pub const fn any_other(target_ns: &'static str, process: Process) -> Term {
         process,
     })
 }
+/// Element-only content, no attributes.
+pub const fn element_only(model: Particle) -> ComplexType {
+    ComplexType {
+        attrs: &[],
+        content: Content::Elements {
+            mixed: false,
+            model,
+        },
+    }
+}
+/// Element declarations in one namespace: `declare!(NS: ID = "Name": &TYPE; …)`.
+macro_rules! declare {
+    ($ns:expr; $($id:ident = $name:literal : $ty:expr;)*) => {
+        $(pub static $id: ElementDecl = ElementDecl { ns: $ns, name: $name, ty: $ty };)*
+    };
+}
+pub(crate) use declare;
+
 pub const fn simple(dt: Datatype) -> ComplexType {
     ComplexType {
         attrs: &[],

@@ -4,16 +4,6 @@ use super::Datatype::*;
 use super::*;
 use crate::xml::names::{UBL_APP, UBL_CAC as CAC, UBL_CBC as CBC};
 
-const fn elements(model: Particle) -> ComplexType {
-    ComplexType {
-        attrs: &[],
-        content: Content::Elements {
-            mixed: false,
-            model,
-        },
-    }
-}
-
 static IDENTIFIER: ComplexType = ComplexType {
     attrs: &[attr("schemeID", NormalizedString)],
     content: Content::Simple(NormalizedString),
@@ -23,13 +13,7 @@ static TEXT: ComplexType = simple(String);
 static DATE: ComplexType = simple(Date);
 static TIME: ComplexType = simple(Time);
 
-macro_rules! decl {
-    ($ns:ident: $($id:ident = $name:literal : $ty:expr;)*) => {
-        $(pub static $id: ElementDecl = ElementDecl { ns: $ns, name: $name, ty: $ty };)*
-    };
-}
-
-decl! { CBC:
+declare! { CBC;
     CUSTOMIZATION_ID = "CustomizationID": &IDENTIFIER;
     ENDPOINT_ID = "EndpointID": &IDENTIFIER;
     ID = "ID": &IDENTIFIER;
@@ -42,7 +26,7 @@ decl! { CBC:
     STATUS_REASON_CODE = "StatusReasonCode": &CODE;
 }
 
-decl! { CAC:
+declare! { CAC;
     DOCUMENT_REFERENCE = "DocumentReference": &DOCUMENT_REFERENCE_TYPE;
     DOCUMENT_RESPONSE = "DocumentResponse": &DOCUMENT_RESPONSE_TYPE;
     LINE_REFERENCE = "LineReference": &LINE_REFERENCE_TYPE;
@@ -53,28 +37,28 @@ decl! { CAC:
     STATUS = "Status": &STATUS_TYPE;
 }
 
-static DOCUMENT_REFERENCE_TYPE: ComplexType = elements(one(el(&ID)));
-static DOCUMENT_RESPONSE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static DOCUMENT_REFERENCE_TYPE: ComplexType = element_only(one(el(&ID)));
+static DOCUMENT_RESPONSE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&RESPONSE)),
     one(el(&DOCUMENT_REFERENCE)),
     many(el(&LINE_RESPONSE)),
 ])));
-static LINE_REFERENCE_TYPE: ComplexType = elements(one(el(&LINE_ID)));
-static LINE_RESPONSE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static LINE_REFERENCE_TYPE: ComplexType = element_only(one(el(&LINE_ID)));
+static LINE_RESPONSE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&LINE_REFERENCE)),
     one(el(&RESPONSE)),
 ])));
-static PARTY_TYPE: ComplexType = elements(one(el(&ENDPOINT_ID)));
-static RESPONSE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static PARTY_TYPE: ComplexType = element_only(one(el(&ENDPOINT_ID)));
+static RESPONSE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&RESPONSE_CODE)),
     opt(el(&STATUS)),
 ])));
-static STATUS_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static STATUS_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     opt(el(&STATUS_REASON_CODE)),
     one(el(&STATUS_REASON)),
 ])));
 
-static APPLICATION_RESPONSE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static APPLICATION_RESPONSE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&CUSTOMIZATION_ID)),
     one(el(&PROFILE_ID)),
     one(el(&ID)),

@@ -47,48 +47,32 @@ static TEXT: ComplexType = ComplexType {
 static DATE_TIME: ComplexType = simple(DateTime);
 static INDICATOR: ComplexType = simple(Boolean);
 
-macro_rules! xhb {
-    ($($id:ident = $name:literal : $ty:ident;)*) => {
-        $(pub static $id: ElementDecl = ElementDecl { ns: XHB, name: $name, ty: &$ty };)*
-    };
+declare! { XHB;
+    AVAILABILITY_END = "AvailabilityEndDateTime": &DATE_TIME;
+    AVAILABILITY_START = "AvailabilityStartDateTime": &DATE_TIME;
+    CRITERION_TYPE_CODE = "BusinessScopeCriterionTypeCode": &CODE;
+    CRITERION_VALUE = "BusinessScopeCriterionValue": &TEXT;
+    CONTENT_TYPE_CODE = "ContentTypeCode": &CODE;
+    CREATION_DATE_TIME = "CreationDateTime": &DATE_TIME;
+    CUSTOMIZATION_ID = "CustomizationID": &IDENTIFIER;
+    DESCRIPTION = "Description": &TEXT;
+    DOCUMENT_TYPE_CODE = "DocumentTypeCode": &CODE;
+    HANDLING_SERVICE_ID = "HandlingServiceID": &IDENTIFIER;
+    ID = "ID": &IDENTIFIER;
+    INSTANCE_ENCRYPTION_INDICATOR = "InstanceEncryptionIndicator": &INDICATOR;
+    INSTANCE_ENCRYPTION_METHOD = "InstanceEncryptionMethod": &TEXT;
+    INSTANCE_HASH_VALUE = "InstanceHashValue": &TEXT;
+    LOGIN = "Login": &TEXT;
+    PASSWORD = "Password": &TEXT;
+    PROFILE_EXECUTION_ID = "ProfileExecutionID": &IDENTIFIER;
+    PROFILE_ID = "ProfileID": &IDENTIFIER;
+    UUID = "UUID": &IDENTIFIER;
+    VALIDATION_TYPE_CODE = "ValidationTypeCode": &CODE;
+    VALIDATION_VERSION_ID = "ValidationVersionID": &IDENTIFIER;
+    XHE_VERSION_ID = "XHEVersionID": &IDENTIFIER;
 }
 
-xhb! {
-    AVAILABILITY_END = "AvailabilityEndDateTime": DATE_TIME;
-    AVAILABILITY_START = "AvailabilityStartDateTime": DATE_TIME;
-    CRITERION_TYPE_CODE = "BusinessScopeCriterionTypeCode": CODE;
-    CRITERION_VALUE = "BusinessScopeCriterionValue": TEXT;
-    CONTENT_TYPE_CODE = "ContentTypeCode": CODE;
-    CREATION_DATE_TIME = "CreationDateTime": DATE_TIME;
-    CUSTOMIZATION_ID = "CustomizationID": IDENTIFIER;
-    DESCRIPTION = "Description": TEXT;
-    DOCUMENT_TYPE_CODE = "DocumentTypeCode": CODE;
-    HANDLING_SERVICE_ID = "HandlingServiceID": IDENTIFIER;
-    ID = "ID": IDENTIFIER;
-    INSTANCE_ENCRYPTION_INDICATOR = "InstanceEncryptionIndicator": INDICATOR;
-    INSTANCE_ENCRYPTION_METHOD = "InstanceEncryptionMethod": TEXT;
-    INSTANCE_HASH_VALUE = "InstanceHashValue": TEXT;
-    LOGIN = "Login": TEXT;
-    PASSWORD = "Password": TEXT;
-    PROFILE_EXECUTION_ID = "ProfileExecutionID": IDENTIFIER;
-    PROFILE_ID = "ProfileID": IDENTIFIER;
-    UUID = "UUID": IDENTIFIER;
-    VALIDATION_TYPE_CODE = "ValidationTypeCode": CODE;
-    VALIDATION_VERSION_ID = "ValidationVersionID": IDENTIFIER;
-    XHE_VERSION_ID = "XHEVersionID": IDENTIFIER;
-}
-
-const fn elements(model: Particle) -> ComplexType {
-    ComplexType {
-        attrs: &[],
-        content: Content::Elements {
-            mixed: false,
-            model,
-        },
-    }
-}
-
-static EXTERNAL_REFERENCE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static EXTERNAL_REFERENCE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&ID)),
     opt(el(&AVAILABILITY_START)),
     opt(el(&AVAILABILITY_END)),
@@ -96,23 +80,17 @@ static EXTERNAL_REFERENCE_TYPE: ComplexType = elements(one(Term::Sequence(&[
     opt(el(&PASSWORD)),
 ])));
 
-macro_rules! xha {
-    ($($id:ident = $name:literal : $ty:expr;)*) => {
-        $(pub static $id: ElementDecl = ElementDecl { ns: XHA, name: $name, ty: $ty };)*
-    };
-}
-
-static CRITERION_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static CRITERION_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&CRITERION_TYPE_CODE)),
     one(el(&CRITERION_VALUE)),
 ])));
-static BUSINESS_SCOPE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static BUSINESS_SCOPE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     many(el(&BUSINESS_SCOPE_CRITERION)),
     many(el(&EXTERNAL_REFERENCE)),
 ])));
-static PARTY_IDENTIFICATION_TYPE: ComplexType = elements(one(el(&ID)));
-static PARTY_TYPE: ComplexType = elements(some(el(&PARTY_IDENTIFICATION)));
-static HEADER_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static PARTY_IDENTIFICATION_TYPE: ComplexType = element_only(one(el(&ID)));
+static PARTY_TYPE: ComplexType = element_only(some(el(&PARTY_IDENTIFICATION)));
+static HEADER_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     one(el(&ID)),
     opt(el(&UUID)),
     one(el(&CREATION_DATE_TIME)),
@@ -133,7 +111,7 @@ pub static PAYLOAD_CONTENT: ElementDecl = ElementDecl {
     name: "PayloadContent",
     ty: &PAYLOAD_CONTENT_TYPE,
 };
-static PAYLOAD_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static PAYLOAD_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     opt(el(&ID)),
     many(el(&DESCRIPTION)),
     opt(el(&DOCUMENT_TYPE_CODE)),
@@ -153,9 +131,9 @@ static PAYLOAD_TYPE: ComplexType = elements(one(Term::Sequence(&[
     opt(el(&PAYLOAD_EXTERNAL_REFERENCE)),
     opt(el(&PAYLOAD_CONTENT)),
 ])));
-static PAYLOADS_TYPE: ComplexType = elements(some(el(&PAYLOAD)));
+static PAYLOADS_TYPE: ComplexType = element_only(some(el(&PAYLOAD)));
 
-xha! {
+declare! { XHA;
     BUSINESS_SCOPE = "BusinessScope": &BUSINESS_SCOPE_TYPE;
     BUSINESS_SCOPE_CRITERION = "BusinessScopeCriterion": &CRITERION_TYPE;
     EXTERNAL_REFERENCE = "ExternalReference": &EXTERNAL_REFERENCE_TYPE;
@@ -190,7 +168,7 @@ pub static XHE_EXTENSIONS: ElementDecl = ElementDecl {
     ty: &EXTENSIONS_TYPE,
 };
 
-static XHE_TYPE: ComplexType = elements(one(Term::Sequence(&[
+static XHE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     opt(el(&XHE_EXTENSIONS)),
     one(el(&XHE_VERSION_ID)),
     opt(el(&CUSTOMIZATION_ID)),
