@@ -33,8 +33,34 @@ pub fn plain_payload<'d, 'a>(root: El<'d, 'a>) -> Option<El<'d, 'a>> {
     Some(first)
 }
 
+/// Elements of the XHE schema that the SDK profile does not list and R1-XHE's list leaves out.
+const NOT_IN_PROFILE: &[&[(&str, &str)]] = &[
+    &[(XHA, "Header"), (XHB, "UUID")],
+    &[(XHA, "Payloads"), (XHA, "Payload"), (XHB, "ID")],
+    &[
+        (XHA, "Payloads"),
+        (XHA, "Payload"),
+        (XHB, "ValidationVersionID"),
+    ],
+    &[
+        (XHA, "Payloads"),
+        (XHA, "Payload"),
+        (XHA, "PayloadExternalReference"),
+    ],
+];
+
 /// Envelope rules of the SDK profile, then the cross-layer rules for an SDK message or receipt payload.
 pub fn check_xhe(root: El<'_, '_>, out: &mut Vec<Violation>) {
+    for e in NOT_IN_PROFILE.iter().flat_map(|p| select(root, p)) {
+        out.push(Violation::new(
+            "SDK-XHE-PROFILE",
+            e.path(),
+            format!(
+                "{} is not part of the SDK envelope profile and must not appear",
+                e.local()
+            ),
+        ));
+    }
     let header = root.child(XHA, "Header");
     if let Some(header) = header {
         header_rules(header, out);
