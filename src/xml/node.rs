@@ -96,12 +96,16 @@ impl<'d, 'a> El<'d, 'a> {
         out
     }
 
-    /// True when a text or CDATA child holds anything but XML whitespace.
-    pub fn has_non_whitespace_text(&self) -> bool {
-        self.doc.children_iter(self.id).any(|c| {
-            matches!(self.doc.node_kind(c),
-                Some(NodeKind::Text(t)) | Some(NodeKind::CData(t)) if !is_xml_whitespace(t))
-        })
+    /// True when a child is character content in the XSD sense: text other than whitespace, or any CDATA
+    /// section at all (libxml2, and so the official check, counts even an empty one).
+    pub fn has_character_content(&self) -> bool {
+        self.doc
+            .children_iter(self.id)
+            .any(|c| match self.doc.node_kind(c) {
+                Some(NodeKind::Text(t)) => !is_xml_whitespace(t),
+                Some(NodeKind::CData(_)) => true,
+                _ => false,
+            })
     }
 
     /// Does the string value hold anything but whitespace? (XPath `normalize-space(.) != ''`, without

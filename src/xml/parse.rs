@@ -139,12 +139,36 @@ fn classify(err: uppsala::XmlError, max_depth: u32) -> XmlError {
 
 fn check_counts(doc: &Doc<'_>, limits: &Limits) -> Result<(), XmlError> {
     let mut elements = 0usize;
+    let mut xml_ids = std::collections::HashSet::new();
     let mut stack = vec![doc.root()];
     while let Some(el) = stack.pop() {
         elements += 1;
         if elements > limits.max_elements {
             return Err(XmlError::TooManyElements {
                 limit: limits.max_elements,
+            });
+        }
+        if let Some((prefix, _)) = el
+            .namespace_declarations()
+            .find(|(p, u)| !p.is_empty() && u.is_empty())
+        {
+            return Err(XmlError::Malformed {
+                line: el.line(),
+                column: 0,
+                message: format!(
+                    "namespace prefix '{prefix}' is bound to an empty URI, which XML forbids"
+                ),
+            });
+        }
+        // xml:id values are IDs wherever they appear (W3C xml:id); a repeat is an error, as libxml2 says.
+        if let Some(id) = el.attributes().iter().find(|a| {
+            a.name.namespace_uri.as_deref() == Some(super::names::XML) && a.name.local_name == "id"
+        }) && !xml_ids.insert(id.value.trim().to_owned())
+        {
+            return Err(XmlError::Malformed {
+                line: el.line(),
+                column: 0,
+                message: format!("xml:id '{}' is used more than once", id.value.trim()),
             });
         }
         let count = el.attributes().len();

@@ -49,6 +49,14 @@ impl Datatype {
         }
         let v = collapse(raw);
         match self {
+            // Dates and times follow libxml2, which the official checks use: a date takes no surrounding
+            // whitespace, a time only leading whitespace, a dateTime only trailing whitespace after a zone.
+            Self::DateTime => return date_time(raw),
+            Self::Date => return date_only(raw),
+            Self::Time => return time_only(raw.trim_start_matches(XML_WS)),
+            _ => {}
+        }
+        match self {
             Self::String | Self::NormalizedString | Self::AnyUri => Ok(()),
             Self::StringMax(max) => {
                 if raw.chars().count() > *max {
@@ -71,6 +79,8 @@ impl Datatype {
         }
     }
 }
+
+const XML_WS: [char; 4] = [' ', '\t', '\r', '\n'];
 
 /// Whitespace facet `collapse`: trim and squeeze runs of XML whitespace into one space.
 pub fn collapse(s: &str) -> String {
@@ -103,9 +113,29 @@ fn integer(v: &str) -> Result<(), &'static str> {
 }
 
 fn ncname(v: &str) -> Result<(), &'static str> {
+    // XML 1.0 (4th edition) name characters, as libxml2 uses them: letters but not letter-numbers such as
+    // roman numerals, plus the "extender" characters after the first position.
+    let letter =
+        |c: char| (c.is_alphabetic() && !('\u{2160}'..='\u{2188}').contains(&c)) || c == '_';
+    let extender = |c: char| {
+        matches!(
+            c,
+            '\u{B7}'
+                | '\u{2D0}'
+                | '\u{2D1}'
+                | '\u{387}'
+                | '\u{640}'
+                | '\u{E46}'
+                | '\u{EC6}'
+                | '\u{3005}'
+        ) || ('\u{3031}'..='\u{3035}').contains(&c)
+            || ('\u{309D}'..='\u{309E}').contains(&c)
+            || ('\u{30FC}'..='\u{30FE}').contains(&c)
+    };
     let mut chars = v.chars();
-    let first_ok = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic());
-    let rest_ok = chars.all(|c| c == '_' || c == '-' || c == '.' || c.is_alphanumeric());
+    let first_ok = chars.next().is_some_and(letter);
+    let rest_ok =
+        chars.all(|c| letter(c) || c.is_numeric() || matches!(c, '-' | '.') || extender(c));
     if first_ok && rest_ok {
         Ok(())
     } else {
@@ -119,7 +149,6 @@ fn base64(raw: &str) -> Result<(), &'static str> {
     let mut last_data = 0u8;
     for b in raw.bytes() {
         match b {
-            b' ' | b'\t' | b'\r' | b'\n' => {}
             b'=' => pad += 1,
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => {
                 if pad > 0 {
@@ -128,7 +157,8 @@ fn base64(raw: &str) -> Result<(), &'static str> {
                 data += 1;
                 last_data = b;
             }
-            _ => return Err("a character outside the base64 alphabet"),
+            // libxml2 (and so the official check) skips anything outside the alphabet, not only whitespace.
+            _ => {}
         }
     }
     if pad > 2 || !(data + pad).is_multiple_of(4) {
@@ -224,7 +254,7 @@ fn split_zone(s: &str) -> Result<(&str, Option<&str>), &'static str> {
     if let Some(body) = s.strip_suffix('Z') {
         return Ok((body, Some("Z")));
     }
-    if s.len() > 6 {
+    if s.len() > 6 && s.is_char_boundary(s.len() - 6) {
         let (body, tz) = s.split_at(s.len() - 6);
         let b = tz.as_bytes();
         if (b[0] == b'+' || b[0] == b'-') && b[3] == b':' {
@@ -239,8 +269,12 @@ fn split_zone(s: &str) -> Result<(&str, Option<&str>), &'static str> {
     Ok((s, None))
 }
 
-fn date_time(v: &str) -> Result<(), &'static str> {
-    let (body, _) = split_zone(v)?;
+fn date_time(raw: &str) -> Result<(), &'static str> {
+    let trimmed = raw.trim_end_matches(XML_WS);
+    let (body, zone) = split_zone(trimmed)?;
+    if zone.is_none() && trimmed.len() != raw.len() {
+        return Err("whitespace after a value without a time zone");
+    }
     let (date, time) = body
         .split_once('T')
         .ok_or("expected a date and time as YYYY-MM-DDThh:mm:ss")?;
@@ -260,7 +294,7 @@ fn time_only(v: &str) -> Result<(), &'static str> {
 
 /// Does an `xs:dateTime` value carry a time zone? (SDK requires one on XHE CreationDateTime.)
 pub fn has_time_zone(v: &str) -> bool {
-    matches!(split_zone(&collapse(v)), Ok((_, Some(_))))
+    matches!(split_zone(v.trim_end_matches(XML_WS)), Ok((_, Some(_))))
 }
 
 #[cfg(test)]
@@ -273,7 +307,7 @@ mod tests {
             "2022-01-30T17:52:58.1Z",
             "2021-03-24T17:22:10+01:00",
             "2024-02-29T00:00:00",
-            " 2019-08-15T17:52:58Z ",
+            "2019-08-15T17:52:58Z \n",
             "-0044-03-15T12:00:00Z",
         ] {
             assert_eq!(DateTime.check(ok), Ok(()), "{ok}");
@@ -288,6 +322,8 @@ mod tests {
             "2022-01-01T10:00:00+15:00",
             "2022-01-01T10:00:00.Z",
             "",
+            " 2019-08-15T17:52:58Z",
+            "2019-08-15T17:52:58 ",
         ] {
             assert!(DateTime.check(bad).is_err(), "{bad}");
         }
@@ -295,12 +331,21 @@ mod tests {
 
     #[test]
     fn base64_values() {
-        for ok in ["", "QUJD", "QUI=", "QQ==", "QU JD\n"] {
+        for ok in ["", "QUJD", "QUI=", "QQ==", "QU JD\n", "QUJD!", "QU-JD"] {
             assert_eq!(Base64Binary.check(ok), Ok(()), "{ok}");
         }
-        for bad in ["QUJ", "Q===", "QU=D", "QUJD!", "QR=="] {
+        for bad in ["QUJ", "Q===", "QU=D", "QR=="] {
             assert!(Base64Binary.check(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn times_and_dates_with_whitespace_and_odd_characters() {
+        assert!(Time.check(" 12:00:00Z").is_ok());
+        assert!(Time.check("12:00:00Z ").is_err());
+        assert!(Date.check(" 2021-04-15").is_err());
+        assert!(Time.check("x€12345").is_err());
+        assert!(DateTime.check("2021-04-15T10:00:00€12345").is_err());
     }
 
     #[test]

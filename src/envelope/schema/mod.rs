@@ -240,7 +240,7 @@ impl Validator<'_, '_> {
                 }
             }
             Content::Elements { mixed, model } => {
-                if !mixed && e.has_non_whitespace_text() {
+                if !mixed && e.has_character_content() {
                     self.report(
                         "XSD-TEXT-NOT-ALLOWED",
                         e.path(),
@@ -321,6 +321,14 @@ impl Validator<'_, '_> {
         match self.schema.global(e.ns(), e.local()) {
             Some(d) => self.element(e, d),
             None => {
+                for a in e.attributes() {
+                    match (a.name.namespace_uri.as_deref(), &*a.name.local_name) {
+                        (Some(names::XSI), "type") => self.xsi_attribute(e, "type"),
+                        // xml:id is an ID wherever it appears, so it must not repeat one.
+                        (Some(names::XML), "id") => self.id(e, &a.value, e.attr_path("xml:id")),
+                        _ => {}
+                    }
+                }
                 for kid in e.children() {
                     self.lax(kid);
                 }
@@ -333,6 +341,7 @@ impl Validator<'_, '_> {
             let ns = a.name.namespace_uri.as_deref().unwrap_or("");
             let name: &str = &a.name.local_name;
             if ns == names::XSI {
+                self.xsi_attribute(e, name);
                 continue;
             }
             let decl = if ns.is_empty() {
@@ -346,9 +355,13 @@ impl Validator<'_, '_> {
                 } else {
                     format!("{{{ns}}}{name}")
                 };
+                let qualified = match a.name.prefix.as_deref() {
+                    Some(p) if !p.is_empty() => format!("{p}:{name}"),
+                    _ => name.to_owned(),
+                };
                 self.report(
                     "XSD-ATTRIBUTE-UNEXPECTED",
-                    e.attr_path(name),
+                    e.attr_path(&qualified),
                     format!("attribute {shown} is not allowed on {}", e.local()),
                 );
                 continue;
@@ -375,6 +388,34 @@ impl Validator<'_, '_> {
                     format!("{} requires the attribute {}", e.local(), d.name),
                 );
             }
+        }
+    }
+
+    /// `xsi:schemaLocation` hints are harmless; nothing in these schemas is nillable, and type substitution
+    /// (`xsi:type`) is refused: SDK documents never use it, and honouring it would let a sender choose the
+    /// rules its document is checked against.
+    fn xsi_attribute(&mut self, e: El<'_, '_>, name: &str) {
+        let location = e.attr_path(&format!("xsi:{name}"));
+        match name {
+            "schemaLocation" | "noNamespaceSchemaLocation" => {}
+            "nil" => self.report(
+                "XSD-ATTRIBUTE-UNEXPECTED",
+                location,
+                format!("{} is not nillable; xsi:nil is not allowed", e.local()),
+            ),
+            "type" => self.report(
+                "XSD-XSI-TYPE",
+                location,
+                format!(
+                    "xsi:type on {} is refused: SDK documents do not use type substitution",
+                    e.local()
+                ),
+            ),
+            other => self.report(
+                "XSD-ATTRIBUTE-UNEXPECTED",
+                location,
+                format!("attribute xsi:{other} is not allowed on {}", e.local()),
+            ),
         }
     }
 

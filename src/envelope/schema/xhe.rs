@@ -1,7 +1,5 @@
 //! OASIS XHE 1.0 (`XHE-1.0.xsd` and its fragments) as static tables.
 //!
-//! Simplification, deliberate: `ext:XHEExtensions` is accepted with any content here, because R1-XHE forbids
-//! the element outright and the verdict does not depend on its inner structure.
 
 use super::Datatype::*;
 use super::*;
@@ -152,21 +150,33 @@ declare! { XHA;
     TO_PARTY = "ToParty": &PARTY_TYPE;
 }
 
-static EXTENSIONS_TYPE: ComplexType = ComplexType {
-    attrs: &[],
-    content: Content::Elements {
-        mixed: true,
-        model: many(Term::Any(Wildcard {
-            ns: WildNs::Any,
-            process: Process::Skip,
-        })),
-    },
-};
-pub static XHE_EXTENSIONS: ElementDecl = ElementDecl {
-    ns: XHE_EXT,
-    name: "XHEExtensions",
-    ty: &EXTENSIONS_TYPE,
-};
+declare! { XHE_EXT;
+    XHE_EXTENSIONS = "XHEExtensions": &EXTENSIONS_TYPE;
+    XHE_EXTENSION = "XHEExtension": &EXTENSION_TYPE;
+    EXT_NAME = "Name": &TEXT;
+    EXTENSION_AGENCY_ID = "ExtensionAgencyID": &IDENTIFIER;
+    EXTENSION_AGENCY_NAME = "ExtensionAgencyName": &TEXT;
+    EXTENSION_AGENCY_URI = "ExtensionAgencyURI": &IDENTIFIER;
+    EXTENSION_CONTENT = "ExtensionContent": &EXTENSION_CONTENT_TYPE;
+    EXTENSION_REASON = "ExtensionReason": &TEXT;
+    EXTENSION_REASON_CODE = "ExtensionReasonCode": &CODE;
+    EXTENSION_URI = "ExtensionURI": &IDENTIFIER;
+    EXTENSION_VERSION_ID = "ExtensionVersionID": &IDENTIFIER;
+}
+static EXTENSIONS_TYPE: ComplexType = element_only(some(el(&XHE_EXTENSION)));
+static EXTENSION_TYPE: ComplexType = element_only(one(Term::Sequence(&[
+    opt(el(&ID)),
+    opt(el(&EXT_NAME)),
+    opt(el(&EXTENSION_AGENCY_ID)),
+    opt(el(&EXTENSION_AGENCY_NAME)),
+    opt(el(&EXTENSION_VERSION_ID)),
+    opt(el(&EXTENSION_AGENCY_URI)),
+    opt(el(&EXTENSION_URI)),
+    opt(el(&EXTENSION_REASON_CODE)),
+    opt(el(&EXTENSION_REASON)),
+    one(el(&EXTENSION_CONTENT)),
+])));
+static EXTENSION_CONTENT_TYPE: ComplexType = element_only(one(any_other(XHE_EXT, Process::Lax)));
 
 static XHE_TYPE: ComplexType = element_only(one(Term::Sequence(&[
     opt(el(&XHE_EXTENSIONS)),
@@ -184,11 +194,22 @@ pub static XHE_ROOT: ElementDecl = ElementDecl {
     ty: &XHE_TYPE,
 };
 
-/// The XHE schema set: XHE, its components and XML Signature (which lax payload content can reach).
+/// The XHE schema set: XHE, its components and extension components, and XML Signature (all of which lax
+/// payload content can reach).
 pub static SCHEMA: Schema = Schema {
     globals: &[
         &XHE_ROOT,
         &XHE_EXTENSIONS,
+        &XHE_EXTENSION,
+        &EXT_NAME,
+        &EXTENSION_AGENCY_ID,
+        &EXTENSION_AGENCY_NAME,
+        &EXTENSION_AGENCY_URI,
+        &EXTENSION_CONTENT,
+        &EXTENSION_REASON,
+        &EXTENSION_REASON_CODE,
+        &EXTENSION_URI,
+        &EXTENSION_VERSION_ID,
         &BUSINESS_SCOPE,
         &BUSINESS_SCOPE_CRITERION,
         &EXTERNAL_REFERENCE,
