@@ -84,71 +84,27 @@ impl Writer {
         self.out.push('>');
     }
 
-    /// An element holding only text, written without indentation (for base64 payloads).
-    pub fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
-        self.leaf(name, attrs, text);
-    }
-
     /// Copy `el` and its subtree. With `standalone`, the top element declares every namespace in scope for
     /// it, so the copy is a complete document on its own.
     pub fn copy_element(&mut self, el: El<'_, '_>, standalone: bool) {
         let mut decls: Vec<(String, String)> = Vec::new();
-        if standalone {
+        let chain: Vec<El<'_, '_>> = if standalone {
             let mut chain: Vec<El<'_, '_>> = el.ancestors().collect();
             chain.reverse();
             chain.push(el);
-            for e in chain {
-                for (p, u) in e.namespace_declarations() {
-                    decls.retain(|(q, _)| q != p);
-                    decls.push((p.to_owned(), u.to_owned()));
-                }
-            }
+            chain
         } else {
-            decls = el
-                .namespace_declarations()
-                .map(|(p, u)| (p.to_owned(), u.to_owned()))
-                .collect();
+            vec![el]
+        };
+        for e in chain {
+            for (p, u) in e.namespace_declarations() {
+                decls.retain(|(q, _)| q != p);
+                decls.push((p.to_owned(), u.to_owned()));
+            }
         }
         self.mark_parent_has_children();
         self.newline_indent();
-        let name = qualified(el.prefix(), el.local());
-        self.out.push('<');
-        self.out.push_str(&name);
-        for (p, u) in &decls {
-            self.out
-                .push_str(if p.is_empty() { " xmlns" } else { " xmlns:" });
-            self.out.push_str(p);
-            self.out.push_str("=\"");
-            escape_attr(&mut self.out, u);
-            self.out.push('"');
-        }
-        for a in el.attributes() {
-            self.out.push(' ');
-            self.out.push_str(&qualified(
-                a.name.prefix.as_deref().unwrap_or(""),
-                &a.name.local_name,
-            ));
-            self.out.push_str("=\"");
-            escape_attr(&mut self.out, &a.value);
-            self.out.push('"');
-        }
-        self.out.push('>');
-        // Mixed content is copied verbatim, text and elements in order, without added indentation.
-        for c in el.content() {
-            match c {
-                Child::Text(t) => escape_text(&mut self.out, t),
-                Child::Element(e) => {
-                    let saved = std::mem::take(&mut self.open);
-                    let mut inner = Writer::new();
-                    inner.copy_element(e, false);
-                    self.out.push_str(inner.out.trim_start());
-                    self.open = saved;
-                }
-            }
-        }
-        self.out.push_str("</");
-        self.out.push_str(&name);
-        self.out.push('>');
+        write_verbatim(&mut self.out, el, &decls);
     }
 
     /// Pre-written, well-formed XML placed as the next child.
@@ -165,6 +121,47 @@ impl Writer {
         self.out.push('\n');
         self.out
     }
+}
+
+/// `el` exactly as it is: its namespace declarations (or `decls` for the top element), attributes, and mixed
+/// content in order, with no indentation added.
+fn write_verbatim(out: &mut String, el: El<'_, '_>, decls: &[(String, String)]) {
+    let name = qualified(el.prefix(), el.local());
+    out.push('<');
+    out.push_str(&name);
+    for (p, u) in decls {
+        out.push_str(if p.is_empty() { " xmlns" } else { " xmlns:" });
+        out.push_str(p);
+        out.push_str("=\"");
+        escape_attr(out, u);
+        out.push('"');
+    }
+    for a in el.attributes() {
+        out.push(' ');
+        out.push_str(&qualified(
+            a.name.prefix.as_deref().unwrap_or(""),
+            &a.name.local_name,
+        ));
+        out.push_str("=\"");
+        escape_attr(out, &a.value);
+        out.push('"');
+    }
+    out.push('>');
+    for c in el.content() {
+        match c {
+            Child::Text(t) => escape_text(out, t),
+            Child::Element(e) => {
+                let own: Vec<(String, String)> = e
+                    .namespace_declarations()
+                    .map(|(p, u)| (p.to_owned(), u.to_owned()))
+                    .collect();
+                write_verbatim(out, e, &own);
+            }
+        }
+    }
+    out.push_str("</");
+    out.push_str(&name);
+    out.push('>');
 }
 
 fn qualified(prefix: &str, local: &str) -> String {
