@@ -72,6 +72,9 @@ const VALUES: &[&str] = &[
     "1.0",
     "2.0",
     "urn:riv:infrastructure:messaging:functionalAddress",
+    "\u{a0}",
+    "ACCEPTED\u{a0}",
+    "\u{3000}1.0",
 ];
 
 const ATTR_VALUES: &[&str] = &[

@@ -110,8 +110,10 @@ impl<'d, 'a> El<'d, 'a> {
 
     /// Does the string value hold anything but whitespace? (XPath `normalize-space(.) != ''`, without
     /// building the string: a 100 MB base64 payload is looked at, not copied.)
+    /// Whitespace here is Unicode's (as XPath's `normalize-space()` is computed by the reference evaluator).
     pub fn has_non_whitespace_string_value(&self) -> bool {
-        self.find_text(|t| !is_xml_whitespace(t)).is_some()
+        self.find_text(|t| !t.chars().all(char::is_whitespace))
+            .is_some()
     }
 
     /// The first character of the string value, without building it.

@@ -14,9 +14,11 @@ use crate::xml::El;
 /// An element name: (namespace URI, local name).
 pub(crate) type Name = (&'static str, &'static str);
 
-/// XPath `normalize-space()`.
+/// XPath `normalize-space()` as the reference evaluator (elementpath) computes it: every Unicode white-space
+/// character counts, not only XML's four (so a no-break space is stripped; see
+/// docs/deliberate-differences.md).
 pub(crate) fn normalize_space(s: &str) -> String {
-    s.split([' ', '\t', '\r', '\n'])
+    s.split(char::is_whitespace)
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
