@@ -13,6 +13,7 @@ use sdk_relay::envelope::message::{
     SubOrganization,
 };
 use sdk_relay::envelope::receipt::{LineResponse, ReasonCode};
+use sdk_relay::envelope::xhe::{BusinessScope, Payload, PayloadContent};
 use sdk_relay::envelope::{DocumentError, Message, Receipt, Xhe};
 use sdk_relay::xml::Limits;
 
@@ -241,6 +242,44 @@ fn receipt() -> impl Strategy<Value = Receipt> {
                 r.issue_date = format!("{y:04}-{mo:02}-{d:02}");
                 r.issue_time = format!("{h:02}:{mi:02}:{s:02}Z");
                 r
+            },
+        )
+}
+
+/// An envelope for a non-XML payload (base64 text), like DIGG's EDIFACT example: SDK's code lists for
+/// messages and receipts do not apply to it.
+fn non_sdk_envelope() -> impl Strategy<Value = Xhe> {
+    (
+        (uuid(), timestamp(), participant(), participant()),
+        "[A-Z]{3,8}:[A-Z0-9:]{1,20}",
+        prop_oneof![
+            "application/EDIFACT",
+            "application/pdf",
+            "application/octet-stream"
+        ],
+        proptest::option::of("[a-z][a-z0-9.-]{0,20}"),
+        proptest::collection::vec(any::<u8>(), 1..400),
+    )
+        .prop_map(
+            |((id, created, from, to), doc_type, content_type, function, bytes)| Xhe {
+                id,
+                creation_date_time: created,
+                scope: BusinessScope {
+                    document_id: format!("urn:example:{}::tm-base", doc_type.to_lowercase()),
+                    document_id_scheme: ids::DOCUMENT_ID_SCHEME.to_owned(),
+                    process_id: "urn:example:process".to_owned(),
+                    process_id_scheme: ids::PROCESS_ID_SCHEME.to_owned(),
+                    federation_id: String::new(),
+                },
+                from,
+                to,
+                payload: Payload {
+                    document_type_code: doc_type,
+                    content_type_code: content_type.to_owned(),
+                    handling_service_id: function,
+                    content: PayloadContent::Text(base64(&bytes)),
+                },
+                signatures: 0,
             },
         )
 }
