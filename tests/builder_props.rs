@@ -303,8 +303,12 @@ fn built() -> impl Strategy<Value = Built> {
         receipt().prop_map(Built::Receipt),
         (message(), federation.clone(), tm.clone())
             .prop_map(|(m, f, t)| Built::Envelope(Box::new(Xhe::for_message(m, f, t)))),
-        (receipt(), "[a-z][a-z0-9.-]{0,20}", federation, tm).prop_map(|(r, func, f, t)| {
+        (receipt(), "[a-z][a-z0-9.-]{0,20}", federation.clone(), tm).prop_map(|(r, func, f, t)| {
             Built::Envelope(Box::new(Xhe::for_receipt(r, &func, f, t)))
+        }),
+        (non_sdk_envelope(), federation).prop_map(|(mut x, f)| {
+            x.scope.federation_id = f.to_owned();
+            Built::Envelope(Box::new(x))
         }),
     ]
 }
