@@ -74,6 +74,13 @@ pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, XmlError> {
     let inner = parser
         .parse(text)
         .map_err(|e| classify(e, limits.max_depth))?;
+    if inner.document_element().is_none() {
+        return Err(XmlError::Malformed {
+            line: 0,
+            column: 0,
+            message: "there is no document element".to_owned(),
+        });
+    }
     let doc = Doc { inner };
     check_counts(&doc, limits)?;
     Ok(doc)
