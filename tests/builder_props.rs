@@ -43,7 +43,8 @@ fn uuid() -> impl Strategy<Value = String> {
     any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string())
 }
 
-fn timestamp() -> impl Strategy<Value = String> {
+/// (year, month, day, hour, minute, second): always a real calendar date.
+fn date_time_parts() -> impl Strategy<Value = (u32, u32, u32, u32, u32, u32)> {
     (
         2000u32..2100,
         1u32..=12,
@@ -51,11 +52,13 @@ fn timestamp() -> impl Strategy<Value = String> {
         0u32..24,
         0u32..60,
         0u32..60,
-        0u32..1000,
     )
-        .prop_map(|(y, mo, d, h, mi, s, ms)| {
-            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
-        })
+}
+
+fn timestamp() -> impl Strategy<Value = String> {
+    (date_time_parts(), 0u32..1000).prop_map(|((y, mo, d, h, mi, s), ms)| {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    })
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -222,14 +225,7 @@ fn receipt() -> impl Strategy<Value = Receipt> {
         participant(),
         participant(),
         uuid(),
-        (
-            2000u32..2100,
-            1u32..=12,
-            1u32..=28,
-            0u32..24,
-            0u32..60,
-            0u32..60,
-        ),
+        date_time_parts(),
         proptest::collection::vec(line, 0..4),
     )
         .prop_map(

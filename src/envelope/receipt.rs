@@ -181,12 +181,12 @@ impl Receipt {
     pub fn to_xml(&self) -> Result<String, DocumentError> {
         let mut w = Writer::new();
         w.declaration();
-        self.write(&mut w, true);
+        self.write(&mut w);
         self_check(w.finish(), DocType::Receipt)
     }
 
     /// Write the `ApplicationResponse` element (default namespace, `cac`/`cbc` prefixes declared on it).
-    pub fn write(&self, w: &mut Writer, _standalone: bool) {
+    pub fn write(&self, w: &mut Writer) {
         w.start(
             "ApplicationResponse",
             &[("xmlns", UBL_APP), ("xmlns:cac", CAC), ("xmlns:cbc", CBC)],

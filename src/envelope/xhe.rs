@@ -257,7 +257,7 @@ impl Xhe {
                 w.start("xha:PayloadContent", &[]);
                 match content {
                     PayloadContent::Message(m) => m.write(&mut w, "ns6"),
-                    PayloadContent::Receipt(r) => r.write(&mut w, false),
+                    PayloadContent::Receipt(r) => r.write(&mut w),
                     PayloadContent::Xml(x) | PayloadContent::Encrypted(x) => {
                         w.raw(strip_declaration(x))
                     }

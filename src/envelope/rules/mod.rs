@@ -9,7 +9,8 @@ pub mod receipt;
 pub mod sdk;
 pub mod xhe;
 
-use crate::xml::El;
+use crate::envelope::Violation;
+use crate::xml::{El, names};
 
 /// An element name: (namespace URI, local name).
 pub(crate) type Name = (&'static str, &'static str);
@@ -44,6 +45,42 @@ pub(crate) fn descendants_or_self<'d, 'a>(root: El<'d, 'a>) -> Vec<El<'d, 'a>> {
         stack.extend(kids.into_iter().rev());
     }
     out
+}
+
+/// `hits` as an XPath union yields them: in document order, each once.
+pub(crate) fn in_document_order<'d, 'a>(
+    root: El<'d, 'a>,
+    mut hits: Vec<El<'d, 'a>>,
+) -> Vec<El<'d, 'a>> {
+    if hits.len() > 1 {
+        let order = descendants_or_self(root);
+        hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
+        hits.dedup_by(|a, b| a.same_node(b));
+    }
+    hits
+}
+
+/// R2-XHE and R2-APP: every element with no child element and no text is a violation of `rule`, unless it is
+/// in the xmldsig or xmlenc namespace, or `exempt` says so.
+pub(crate) fn empty_elements(
+    root: El<'_, '_>,
+    rule: &str,
+    exempt: impl Fn(&El<'_, '_>) -> bool,
+    out: &mut Vec<Violation>,
+) {
+    for e in descendants_or_self(root) {
+        if e.has_element_children() || e.has_non_whitespace_string_value() {
+            continue;
+        }
+        if e.ns() == names::XENC || e.ns() == names::DS || exempt(&e) {
+            continue;
+        }
+        out.push(Violation::new(
+            rule,
+            e.path(),
+            format!("{} is empty; empty elements are not allowed", e.local()),
+        ));
+    }
 }
 
 /// A path of `(ns, local)` steps from `from`, all matches in document order.

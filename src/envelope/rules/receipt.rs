@@ -1,9 +1,12 @@
 //! `DIGG-AppRes-Business-Rules.scmt`: R1-APP … R9-APP.
 
-use super::{Name, descendants_or_self, normalize_space, normalize_space_of_one, select};
+use super::{
+    Name, descendants_or_self, empty_elements, in_document_order, normalize_space,
+    normalize_space_of_one, select,
+};
 use crate::envelope::Violation;
 use crate::xml::El;
-use crate::xml::names::{DS, UBL_CAC as CAC, UBL_CBC as CBC, UBL_EXT, XENC};
+use crate::xml::names::{UBL_CAC as CAC, UBL_CBC as CBC, UBL_EXT};
 
 const SCHEME_ATTRS: &[&str] = &[
     "schemeAgencyID",
@@ -179,7 +182,7 @@ const FORBIDDEN: &[Forbidden] = &[
 pub fn check(root: El<'_, '_>, out: &mut Vec<Violation>) {
     r1_profile(root, out);
     r9_cardinality(root, out);
-    r2_empty(root, out);
+    empty_elements(root, "R2-APP", |_| false, out);
     r3_to_r6_values(root, out);
     r7_r8_lines(root, out);
 }
@@ -199,13 +202,7 @@ fn r1_profile(root: El<'_, '_>, out: &mut Vec<Violation>) {
             }
         }
     }
-    if hits.is_empty() {
-        return;
-    }
-    let order = descendants_or_self(root);
-    hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
-    hits.dedup_by(|a, b| a.same_node(b));
-    for e in hits {
+    for e in in_document_order(root, hits) {
         out.push(Violation::new(
             "R1-APP",
             e.path(),
@@ -278,22 +275,6 @@ fn r9_cardinality(root: El<'_, '_>, out: &mut Vec<Violation>) {
                 ));
             }
         }
-    }
-}
-
-fn r2_empty(root: El<'_, '_>, out: &mut Vec<Violation>) {
-    for e in descendants_or_self(root) {
-        if e.has_element_children() || e.has_non_whitespace_string_value() {
-            continue;
-        }
-        if e.ns() == XENC || e.ns() == DS {
-            continue;
-        }
-        out.push(Violation::new(
-            "R2-APP",
-            e.path(),
-            format!("{} is empty; empty elements are not allowed", e.local()),
-        ));
     }
 }
 

@@ -2,9 +2,9 @@
 //! §5), with rule ids `SDK-…`. Each is listed with its source in `docs/deliberate-differences.md`.
 
 use super::{normalize_space, select};
-use crate::envelope::Violation;
 use crate::envelope::ids::{self, PayloadKind};
 use crate::envelope::schema::datatypes_has_time_zone;
+use crate::envelope::{DocType, Violation};
 use crate::xml::El;
 use crate::xml::names::{MSG3, UBL_APP, UBL_CAC as CAC, UBL_CBC as CBC, XENC, XHA, XHB};
 
@@ -119,7 +119,7 @@ pub fn check_xhe(root: El<'_, '_>, out: &mut Vec<Violation>) {
         .or_else(|| plain.and_then(kind_of));
     let Some(kind) = kind else { return };
 
-    code_list_rules(root, *payload, kind, &criteria, out);
+    code_list_rules(*payload, kind, &criteria, out);
     match plain {
         Some(p) if p.is(MSG3, "messagePayload") => message_cross_rules(root, *payload, p, out),
         Some(p) if p.is(UBL_APP, "ApplicationResponse") => {
@@ -130,12 +130,10 @@ pub fn check_xhe(root: El<'_, '_>, out: &mut Vec<Violation>) {
 }
 
 fn kind_of(e: El<'_, '_>) -> Option<PayloadKind> {
-    if e.is(MSG3, "messagePayload") {
-        Some(PayloadKind::Message)
-    } else if e.is(UBL_APP, "ApplicationResponse") {
-        Some(PayloadKind::Receipt)
-    } else {
-        None
+    match DocType::of(e)? {
+        DocType::MessageV3 => Some(PayloadKind::Message),
+        DocType::Receipt => Some(PayloadKind::Receipt),
+        DocType::Xhe => None,
     }
 }
 
@@ -223,13 +221,11 @@ fn criteria_rules(
 }
 
 fn code_list_rules(
-    root: El<'_, '_>,
     payload: El<'_, '_>,
     kind: PayloadKind,
     criteria: &[(String, String, El<'_, '_>)],
     out: &mut Vec<Violation>,
 ) {
-    let _ = root;
     for (code, value, c) in criteria {
         let (rule, ok, expected) = match code.as_str() {
             "PROCESSID" => (

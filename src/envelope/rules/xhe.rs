@@ -1,9 +1,9 @@
 //! `DIGG-XHE-Business-Rules.scmt`: R1-XHE … R14-XHE.
 
-use super::{descendants_or_self, normalize_space, normalize_space_of_one, select};
+use super::{empty_elements, in_document_order, normalize_space, normalize_space_of_one, select};
 use crate::envelope::Violation;
 use crate::xml::El;
-use crate::xml::names::{DS, XENC, XHA, XHB, XHE_EXT};
+use crate::xml::names::{XENC, XHA, XHB, XHE_EXT};
 
 /// Elements of the XHE schema that the SDK profile does not use (R1-XHE), as paths from the root.
 const FORBIDDEN: &[&[(&str, &str)]] = &[
@@ -71,7 +71,13 @@ const CRITERIA: [(&str, &str); 5] = [
 pub fn check(root: El<'_, '_>, out: &mut Vec<Violation>) {
     r1_profile_elements(root, out);
     r14_cardinality(root, out);
-    r2_empty_elements(root, out);
+    // PayloadContent holds the payload, which has its own rules.
+    empty_elements(
+        root,
+        "R2-XHE",
+        |e| e.ancestors().any(|a| a.is(XHA, "PayloadContent")),
+        out,
+    );
     for e in root.children_named(XHB, "CustomizationID") {
         if normalize_space(&e.string_value()) != crate::envelope::ids::XHE_CUSTOMIZATION_ID {
             out.push(Violation::new(
@@ -131,14 +137,8 @@ fn party_ids<'d, 'a>(root: El<'d, 'a>, party: &str) -> Vec<El<'d, 'a>> {
 }
 
 fn r1_profile_elements(root: El<'_, '_>, out: &mut Vec<Violation>) {
-    let mut hits: Vec<El<'_, '_>> = FORBIDDEN.iter().flat_map(|p| select(root, p)).collect();
-    if hits.is_empty() {
-        return;
-    }
-    // A union in XPath is in document order.
-    let order: Vec<El<'_, '_>> = descendants_or_self(root);
-    hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
-    for e in hits {
+    let hits = FORBIDDEN.iter().flat_map(|p| select(root, p)).collect();
+    for e in in_document_order(root, hits) {
         out.push(Violation::new(
             "R1-XHE",
             e.path(),
@@ -217,25 +217,6 @@ fn r14_cardinality(root: El<'_, '_>, out: &mut Vec<Violation>) {
         in_payload(XHA, "PayloadContent"),
         "the Payload must have a PayloadContent",
     );
-}
-
-fn r2_empty_elements(root: El<'_, '_>, out: &mut Vec<Violation>) {
-    for e in descendants_or_self(root) {
-        if e.has_element_children() || e.has_non_whitespace_string_value() {
-            continue;
-        }
-        if e.ancestors().any(|a| a.is(XHA, "PayloadContent")) {
-            continue;
-        }
-        if e.ns() == XENC || e.ns() == DS {
-            continue;
-        }
-        out.push(Violation::new(
-            "R2-XHE",
-            e.path(),
-            format!("{} is empty; empty elements are not allowed", e.local()),
-        ));
-    }
 }
 
 /// R4–R8: one criterion of each type code. `normalize-space(TypeCode)` over a criterion with several type
