@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod envelope;
+pub mod pki;
 pub mod xml;

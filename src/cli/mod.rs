@@ -1,5 +1,7 @@
 //! The command line: argument parsing and printing only; the work lives in the library below.
 
+mod certs;
+mod trust;
 mod validate;
 
 use std::process::ExitCode;
@@ -24,6 +26,15 @@ pub mod exit {
     after_help = "Exit codes: 0 success, 1 the command found problems (e.g. invalid documents), 2 usage or I/O error."
 )]
 struct Cli {
+    /// The node's data directory (keys, trust, CRLs; later the database and audit log).
+    #[arg(
+        long,
+        global = true,
+        env = "SDK_RELAY_DATA_DIR",
+        default_value = "sdk-relay-data",
+        value_name = "DIR"
+    )]
+    data_dir: std::path::PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +42,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Validate(validate::Args),
+    Certs(certs::Args),
+    Trust(trust::Args),
+    Crl(trust::CrlArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -48,5 +62,19 @@ pub fn run() -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Certs(args) => certs::run(args, &cli.data_dir),
+        Command::Trust(args) => trust::run(args, &cli.data_dir),
+        Command::Crl(args) => trust::run_crl(args, &cli.data_dir),
+    }
+}
+
+/// Prints a command's error (with its causes) and maps it to the exit code.
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::USAGE_OR_IO)
+        }
     }
 }
