@@ -2,6 +2,7 @@
 //! tree for making mutants.
 #![allow(dead_code)]
 
+pub mod pki;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

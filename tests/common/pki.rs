@@ -1,0 +1,113 @@
+//! Test federations and node data directories for the PKI tests (RSA-2048 keys, to keep tests quick).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use sdk_relay::pki::federation::{CreateOptions, Federation, IssueOptions};
+use sdk_relay::pki::profile::Subject;
+use sdk_relay::pki::{Env, KeyAlgorithm, KeyStore, Purpose, TrustStore};
+use time::{Duration, OffsetDateTime};
+
+pub fn env(name: &str) -> Env {
+    name.parse().expect("valid environment name")
+}
+
+/// A fresh test federation for `env_name` in `dir`.
+pub fn federation(dir: &Path, env_name: &str) -> Federation {
+    Federation::create(
+        dir,
+        &CreateOptions {
+            env: env(env_name),
+            key: KeyAlgorithm::Rsa2048,
+            crl_base_url: None,
+            ca_days: 3650,
+        },
+    )
+    .expect("create federation")
+}
+
+/// Trusts every CA of `fed` (under its environment) in `data_dir`, with the current CRLs.
+pub fn trust_federation(data_dir: &Path, fed: &Federation) {
+    let store = TrustStore::open(data_dir);
+    for (role, file) in fed.trust_files() {
+        let certs =
+            sdk_relay::pki::read_certificates(&std::fs::read(&file).expect("read CA"), "ca")
+                .expect("CA");
+        store.import(fed.env(), role, &certs).expect("trust import");
+    }
+    import_crls(data_dir, fed);
+}
+
+pub fn import_crls(data_dir: &Path, fed: &Federation) {
+    let store = TrustStore::open(data_dir);
+    for crl in fed.crl_files() {
+        store
+            .import_crl(&std::fs::read(&crl).expect("read CRL"), "crl")
+            .expect("CRL import");
+    }
+}
+
+pub fn fast() -> IssueOptions {
+    IssueOptions {
+        key: KeyAlgorithm::Rsa2048,
+        ..IssueOptions::default()
+    }
+}
+
+pub fn subject(cn: &str) -> Subject {
+    Subject {
+        common_name: cn.to_owned(),
+        ..Subject::default()
+    }
+}
+
+/// Issues a certificate for `purpose` and stores it in `data_dir`'s key store. Returns the entry id.
+pub fn issue_into(
+    data_dir: &Path,
+    fed: &Federation,
+    purpose: Purpose,
+    cn: &str,
+    options: &IssueOptions,
+) -> String {
+    let (key, chain) = fed.issue(purpose, &subject(cn), options).expect("issue");
+    KeyStore::open(data_dir)
+        .add(purpose, fed.env(), &key, &chain)
+        .expect("store key")
+        .id()
+        .to_owned()
+}
+
+/// Validity that ended ten days ago.
+pub fn expired() -> IssueOptions {
+    IssueOptions {
+        not_before: OffsetDateTime::now_utc() - Duration::days(40),
+        days: 30,
+        ..fast()
+    }
+}
+
+/// Validity that starts in ten days.
+pub fn not_yet_valid() -> IssueOptions {
+    IssueOptions {
+        not_before: OffsetDateTime::now_utc() + Duration::days(10),
+        ..fast()
+    }
+}
+
+/// Runs the built binary with `--data-dir`.
+pub fn relay(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run sdk-relay")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
