@@ -212,3 +212,79 @@ fn activate_and_retire_switch_the_server_key_without_restarting() {
     assert_eq!(connect(&server, &good).unwrap(), sha256_hex(&second_leaf));
     server_outcome(&server).unwrap();
 }
+
+/// OpenSSL's client as an independent TLS implementation: what the server offers and demands.
+#[test]
+fn openssl_client_sees_mutual_tls_with_modern_suites_only() {
+    let s = setup();
+    let server = serve(server_configs(&s.server_dir));
+    let dir = s.root.join("openssl-client");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, chain) = s
+        .alpha
+        .issue(Purpose::Tls, &subject("client.example"), &fast())
+        .unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), sdk_relay::pki::cert::to_pem(&chain)).unwrap();
+    let mut cas = std::fs::read(s.alpha.dir().join("tls-root/cert.pem")).unwrap();
+    cas.extend(std::fs::read(s.alpha.dir().join("tls-ca/cert.pem")).unwrap());
+    std::fs::write(dir.join("ca.pem"), cas).unwrap();
+
+    let s_client = |extra: &[&str], with_cert: bool| {
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.current_dir(&dir)
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{}", server.port),
+            ])
+            .args([
+                "-servername",
+                "localhost",
+                "-CAfile",
+                "ca.pem",
+                "-verify_return_error",
+                "-ign_eof",
+            ])
+            .args(extra)
+            .stdin(std::process::Stdio::null());
+        if with_cert {
+            cmd.args(["-cert", "cert.pem", "-key", "key.pem"]);
+        }
+        let out = cmd
+            .output()
+            .expect("openssl is installed (.ci/run installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (text, server_outcome(&server))
+    };
+
+    let (text, outcome) = s_client(&[], true);
+    assert!(outcome.is_ok(), "{outcome:?}\n{text}");
+    assert!(text.contains("hello"), "{text}");
+    assert!(text.contains("TLSv1.3"), "{text}");
+    assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
+
+    let (text, outcome) = s_client(&["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"], true);
+    assert!(outcome.is_ok(), "{outcome:?}\n{text}");
+    assert!(
+        text.contains("hello") && text.contains("ECDHE-RSA-AES256-GCM-SHA384"),
+        "{text}"
+    );
+
+    // Static RSA key exchange and CBC suites are not offered.
+    for cipher in ["AES256-SHA", "AES128-GCM-SHA256", "ECDHE-RSA-AES256-SHA384"] {
+        let (text, outcome) = s_client(&["-tls1_2", "-cipher", cipher], true);
+        assert!(outcome.is_err(), "{cipher} was accepted:\n{text}");
+        assert!(!text.contains("hello"), "{cipher}");
+    }
+
+    // Mutual TLS: no client certificate, no connection.
+    let (text, outcome) = s_client(&[], false);
+    let refusal = outcome.unwrap_err();
+    assert!(
+        refusal.contains("NoCertificatesPresented") || refusal.contains("certificate"),
+        "{refusal}"
+    );
+    assert!(!text.contains("hello"), "{text}");
+}

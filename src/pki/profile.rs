@@ -254,3 +254,57 @@ pub fn end_entity_params(
     }
     Ok(params)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_name_rules_per_purpose() {
+        assert!(check_common_name(Purpose::Ap, "AP0001-SDK-QA").is_ok());
+        assert!(check_common_name(Purpose::Ap, "AP001-SDK-QA").is_err());
+        assert!(check_common_name(Purpose::Ap, "AP0001").is_err());
+        assert!(check_common_name(Purpose::Ap, "AP0001-sdk-qa").is_err());
+        assert!(check_common_name(Purpose::Smp, "SMP0001-SDK-QA").is_ok());
+        assert!(check_common_name(Purpose::Smp, "AP0001-SDK-QA").is_err());
+        assert!(check_common_name(Purpose::Tls, "ap.kommun-a.example").is_ok());
+        assert!(check_common_name(Purpose::Tls, "not a host").is_err());
+        assert!(check_common_name(Purpose::Tls, "-bad.example").is_err());
+        assert!(check_common_name(Purpose::O2oSign, "Kommun A").is_ok());
+        assert!(check_common_name(Purpose::O2oSign, " ").is_err());
+    }
+
+    #[test]
+    fn subjects_parse_with_escaped_commas_and_refuse_the_unknown() {
+        let s =
+            Subject::parse(r"CN=Kommun A\, socialtjänsten,O=Kommun A,C=SE,serialNumber=2120001234")
+                .unwrap();
+        assert_eq!(s.common_name, "Kommun A, socialtjänsten");
+        assert_eq!(s.organization.as_deref(), Some("Kommun A"));
+        assert_eq!(s.serial_number.as_deref(), Some("2120001234"));
+        assert!(
+            Subject::parse("O=x")
+                .unwrap_err()
+                .to_string()
+                .contains("needs a CN")
+        );
+        assert!(
+            Subject::parse("CN=x,C=Sweden")
+                .unwrap_err()
+                .to_string()
+                .contains("two upper-case")
+        );
+        assert!(
+            Subject::parse("CN=x,L=Umeå")
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
+        assert!(
+            Subject::parse("CN")
+                .unwrap_err()
+                .to_string()
+                .contains("KEY=VALUE")
+        );
+    }
+}

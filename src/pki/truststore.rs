@@ -290,7 +290,8 @@ pub fn crl_der(bytes: &[u8], what: &str) -> Result<Vec<u8>, PkiError> {
     }
 }
 
-fn describe_crl(env: &Env, der: Vec<u8>, what: &str) -> Result<StoredCrl, PkiError> {
+/// Parses a CRL (DER) and says what it holds; `what` names the source in errors.
+pub fn describe_crl(env: &Env, der: Vec<u8>, what: &str) -> Result<StoredCrl, PkiError> {
     let (_, crl) = CertificateRevocationList::from_der(&der).map_err(|e| PkiError::BadCrl {
         what: what.to_owned(),
         detail: e.to_string(),
