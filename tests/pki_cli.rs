@@ -182,11 +182,10 @@ fn digg_ca_files_import_with_the_right_subjects_roles_and_validity() {
 fn digg_pkcs12_trust_store_imports() {
     let tmp = tempfile::tempdir().unwrap();
     let pw = tmp.path().join("pw");
-    std::fs::write(&pw, "p@ssword\n").unwrap();
     let store = common::sdk_docs().join("certs/qa/Truststores/as4-sdk-qa-truststore.p12");
-    let out = relay(
-        &tmp.path().join("node"),
-        &[
+    let import = |node: &str, password: &str| {
+        std::fs::write(&pw, format!("{password}\n")).unwrap();
+        let args = [
             "trust",
             "import",
             "--env",
@@ -194,10 +193,12 @@ fn digg_pkcs12_trust_store_imports() {
             "--role",
             "ap",
             "--password-file",
-            pw.to_str().unwrap(),
-            store.to_str().unwrap(),
-        ],
-    );
+        ];
+        let mut args: Vec<&str> = args.to_vec();
+        args.extend([pw.to_str().unwrap(), store.to_str().unwrap()]);
+        relay(&tmp.path().join(node), &args)
+    };
+    let out = import("node", "p@ssword");
     assert!(out.status.success(), "{}", stderr(&out));
     // SDK §7.3: the AS4 trust store holds the AP root, the AP intermediate and the SMP root.
     let text = stdout(&out);
@@ -208,21 +209,7 @@ fn digg_pkcs12_trust_store_imports() {
     ] {
         assert!(text.contains(cn), "{text}");
     }
-    std::fs::write(&pw, "wrong\n").unwrap();
-    let out = relay(
-        &tmp.path().join("node2"),
-        &[
-            "trust",
-            "import",
-            "--env",
-            "qa",
-            "--role",
-            "ap",
-            "--password-file",
-            pw.to_str().unwrap(),
-            store.to_str().unwrap(),
-        ],
-    );
+    let out = import("node2", "wrong");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("password"), "{}", stderr(&out));
 }

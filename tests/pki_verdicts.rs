@@ -46,6 +46,17 @@ fn verdict(
     Checker::new(&trust, RevocationPolicy::default()).check(chain, usage, &env("alpha"), at)
 }
 
+/// An AP certificate chain (leaf, AP CA) from `fed`.
+fn ap(
+    fed: &sdk_relay::pki::federation::Federation,
+    cn: &str,
+    options: &sdk_relay::pki::federation::IssueOptions,
+) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+    fed.issue(Purpose::Ap, &subject(cn), options)
+        .expect("issue")
+        .1
+}
+
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
@@ -53,40 +64,25 @@ fn now() -> OffsetDateTime {
 #[test]
 fn every_verdict_of_the_checking_api() {
     let w = world();
-    let (_, good) = w
-        .alpha
-        .issue(Purpose::Ap, &subject("AP0001-SDK-ALPHA"), &fast())
-        .unwrap();
+    let good = ap(&w.alpha, "AP0001-SDK-ALPHA", &fast());
     assert_eq!(verdict(&w, &good, Usage::Ap, now()), Verdict::Ok);
     // The leaf alone works too: the AP intermediate is in the trust store.
     assert_eq!(verdict(&w, &good[..1], Usage::Ap, now()), Verdict::Ok);
 
-    let (_, old) = w
-        .alpha
-        .issue(Purpose::Ap, &subject("AP0002-SDK-ALPHA"), &expired())
-        .unwrap();
+    let old = ap(&w.alpha, "AP0002-SDK-ALPHA", &expired());
     assert_eq!(verdict(&w, &old, Usage::Ap, now()), Verdict::Expired);
 
-    let (_, early) = w
-        .alpha
-        .issue(Purpose::Ap, &subject("AP0003-SDK-ALPHA"), &not_yet_valid())
-        .unwrap();
+    let early = ap(&w.alpha, "AP0003-SDK-ALPHA", &not_yet_valid());
     assert_eq!(verdict(&w, &early, Usage::Ap, now()), Verdict::NotYetValid);
 
     // TF-03: an AP certificate of another environment's CA.
-    let (_, other_env) = w
-        .beta
-        .issue(Purpose::Ap, &subject("AP0001-SDK-BETA"), &fast())
-        .unwrap();
+    let other_env = ap(&w.beta, "AP0001-SDK-BETA", &fast());
     assert_eq!(
         verdict(&w, &other_env, Usage::Ap, now()),
         Verdict::WrongEnvironment { env: "beta".into() }
     );
 
-    let (_, unknown) = w
-        .stranger
-        .issue(Purpose::Ap, &subject("AP0009-SDK-X"), &fast())
-        .unwrap();
+    let unknown = ap(&w.stranger, "AP0009-SDK-X", &fast());
     assert_eq!(
         verdict(&w, &unknown, Usage::Ap, now()),
         Verdict::UntrustedIssuer
@@ -116,10 +112,7 @@ fn every_verdict_of_the_checking_api() {
 #[test]
 fn tf02_revoked_after_the_ca_revokes_and_the_crl_is_reimported() {
     let w = world();
-    let (_, chain) = w
-        .alpha
-        .issue(Purpose::Ap, &subject("AP0001-SDK-ALPHA"), &fast())
-        .unwrap();
+    let chain = ap(&w.alpha, "AP0001-SDK-ALPHA", &fast());
     assert_eq!(verdict(&w, &chain, Usage::Ap, now()), Verdict::Ok);
 
     w.alpha.revoke(&chain[0]).expect("revoke");
@@ -129,10 +122,7 @@ fn tf02_revoked_after_the_ca_revokes_and_the_crl_is_reimported() {
     assert_eq!(verdict(&w, &chain, Usage::Ap, now()), Verdict::Revoked);
 
     // Revoking the intermediate (by the root's CRL) revokes everything under it.
-    let (_, other) = w
-        .alpha
-        .issue(Purpose::Ap, &subject("AP0002-SDK-ALPHA"), &fast())
-        .unwrap();
+    let other = ap(&w.alpha, "AP0002-SDK-ALPHA", &fast());
     assert_eq!(verdict(&w, &other, Usage::Ap, now()), Verdict::Ok);
     w.alpha.revoke(&other[1]).expect("revoke the AP CA");
     import_crls(&w.node, &w.alpha);
@@ -142,10 +132,7 @@ fn tf02_revoked_after_the_ca_revokes_and_the_crl_is_reimported() {
 #[test]
 fn revocation_is_hard_fail_once_crls_are_out_of_date() {
     let w = world();
-    let (_, chain) = w
-        .alpha
-        .issue(Purpose::Ap, &subject("AP0001-SDK-ALPHA"), &fast())
-        .unwrap();
+    let chain = ap(&w.alpha, "AP0001-SDK-ALPHA", &fast());
     // The federation's CRLs say nextUpdate = now + 7 days; the default grace is one day.
     assert_eq!(
         verdict(&w, &chain, Usage::Ap, now() + Duration::days(7)),
@@ -215,22 +202,14 @@ fn rotation_signs_with_the_newest_and_accepts_all_active() {
 
     keys.activate(&second).unwrap();
     assert_eq!(keys.signing(Purpose::Tls).unwrap().id(), second);
-    let active: Vec<String> = keys
-        .active(Purpose::Tls)
-        .unwrap()
-        .iter()
-        .map(|e| e.id().to_owned())
-        .collect();
-    assert_eq!(active, vec![second.clone(), first.clone()]);
+    let active_ids = || -> Vec<String> {
+        let active = keys.active(Purpose::Tls).unwrap();
+        active.iter().map(|e| e.id().to_owned()).collect()
+    };
+    assert_eq!(active_ids(), vec![second.clone(), first.clone()]);
 
     keys.retire(&first).unwrap();
-    let active: Vec<String> = keys
-        .active(Purpose::Tls)
-        .unwrap()
-        .iter()
-        .map(|e| e.id().to_owned())
-        .collect();
-    assert_eq!(active, vec![second.clone()]);
+    assert_eq!(active_ids(), vec![second.clone()]);
     assert!(
         keys.activate(&second)
             .unwrap_err()
