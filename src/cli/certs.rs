@@ -173,6 +173,9 @@ wrong-key-usage, revocation-unknown (no current CRL: `sdk-relay crl update`). Ne
 struct ListArgs {
     #[arg(long)]
     json: bool,
+    /// How long a CRL still counts after its nextUpdate, in hours (revocation is hard-fail after that).
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    crl_grace_hours: i64,
     /// Evaluate at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
@@ -203,6 +206,9 @@ struct CheckArgs {
     /// Evaluate at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
+    /// How long a CRL still counts after its nextUpdate, in hours (revocation is hard-fail after that).
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    crl_grace_hours: i64,
 }
 
 #[derive(clap::Args)]
@@ -237,6 +243,16 @@ pub(super) fn parse_time(text: Option<&str>) -> Result<OffsetDateTime> {
         Some(t) => OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
             .with_context(|| format!("{t:?} is not an RFC 3339 time such as 2027-01-31T12:00:00Z")),
     }
+}
+
+fn grace_policy(hours: i64) -> Result<RevocationPolicy> {
+    if !(0..=24 * 30).contains(&hours) {
+        bail!("--crl-grace-hours must be between 0 and 720");
+    }
+    Ok(RevocationPolicy {
+        grace: time::Duration::hours(hours),
+        ..RevocationPolicy::default()
+    })
 }
 
 fn federation(args: FederationArgs, data_dir: &Path) -> Result<u8> {
@@ -478,7 +494,7 @@ fn check(args: CheckArgs, data_dir: &Path) -> Result<u8> {
     let options = CheckOptions {
         warn_days: args.warn_days,
         require: args.require,
-        policy: RevocationPolicy::default(),
+        policy: grace_policy(args.crl_grace_hours)?,
         at: parse_time(args.at.as_deref())?,
     };
     let problems = health::problems(data_dir, &options)?;
