@@ -7,3 +7,4 @@ pub mod cli;
 pub mod envelope;
 pub mod pki;
 pub mod xml;
+pub mod xmlsec;

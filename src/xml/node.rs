@@ -202,6 +202,11 @@ impl<'d, 'a> El<'d, 'a> {
         format!("{}/@{}", self.path(), name)
     }
 
+    /// The node's id in its document (for libraries that work on the same parsed tree).
+    pub(crate) fn node_id(&self) -> NodeId {
+        self.id
+    }
+
     /// Identity comparison (same node of the same document).
     pub fn same_node(&self, other: &El<'_, '_>) -> bool {
         std::ptr::eq(

@@ -37,6 +37,11 @@ pub struct Doc<'a> {
 }
 
 impl<'a> Doc<'a> {
+    /// The underlying tree, for the XML-security layer, which must verify exactly the tree we read.
+    pub(crate) fn tree(&self) -> &uppsala::Document<'a> {
+        &self.inner
+    }
+
     /// The document element.
     pub fn root(&self) -> El<'_, 'a> {
         let id = self
