@@ -202,6 +202,18 @@ impl<'d, 'a> El<'d, 'a> {
         format!("{}/@{}", self.path(), name)
     }
 
+    /// All elements of the subtree rooted here, in document order, this one first.
+    pub fn descendants_or_self(&self) -> Vec<El<'d, 'a>> {
+        let mut out = Vec::new();
+        let mut stack = vec![*self];
+        while let Some(e) = stack.pop() {
+            out.push(e);
+            let kids: Vec<_> = e.children().collect();
+            stack.extend(kids.into_iter().rev());
+        }
+        out
+    }
+
     /// The node's id in its document (for libraries that work on the same parsed tree).
     pub(crate) fn node_id(&self) -> NodeId {
         self.id

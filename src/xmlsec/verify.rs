@@ -50,8 +50,11 @@ pub fn verify_enveloped(doc: &Doc<'_>) -> Result<Verified, SignatureError> {
             root.local()
         )));
     }
-    let mut signatures = Vec::new();
-    collect_signatures(root, &mut signatures);
+    let signatures: Vec<El<'_, '_>> = root
+        .descendants_or_self()
+        .into_iter()
+        .filter(|e| e.is(DS, "Signature"))
+        .collect();
     let signature = match signatures.as_slice() {
         [] => return Err(SignatureError::Unsigned),
         [one] => *one,
@@ -106,15 +109,6 @@ pub fn verify_enveloped(doc: &Doc<'_>) -> Result<Verified, SignatureError> {
             })
         }
         VerifyResult::Invalid { reason } => Err(SignatureError::Invalid(reason)),
-    }
-}
-
-fn collect_signatures<'d, 'a>(el: El<'d, 'a>, out: &mut Vec<El<'d, 'a>>) {
-    if el.is(DS, "Signature") {
-        out.push(el);
-    }
-    for child in el.children() {
-        collect_signatures(child, out);
     }
 }
 

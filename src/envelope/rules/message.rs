@@ -1,6 +1,5 @@
 //! `MessageConstraints.xml` for SDK Meddelande v3, by its pattern ids.
 
-use super::descendants_or_self;
 use crate::envelope::Violation;
 use crate::envelope::ids;
 use crate::xml::El;
@@ -8,7 +7,7 @@ use crate::xml::names::MSG3 as NS;
 
 /// Run every MessageConstraints pattern on a `messagePayload` element (standalone or inside an XHE).
 pub fn check(payload: El<'_, '_>, out: &mut Vec<Violation>) {
-    let all = descendants_or_self(payload);
+    let all = payload.descendants_or_self();
     // verifyNonEmptyElements: every descendant of messagePayload, whatever its namespace.
     for e in all.iter().skip(1) {
         if !e.has_non_whitespace_string_value() {

@@ -35,25 +35,13 @@ pub(crate) fn normalize_space_of_one(children: &[El<'_, '_>]) -> Option<String> 
     }
 }
 
-/// All elements of the subtree rooted at `root`, in document order, root first.
-pub(crate) fn descendants_or_self<'d, 'a>(root: El<'d, 'a>) -> Vec<El<'d, 'a>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(e) = stack.pop() {
-        out.push(e);
-        let kids: Vec<_> = e.children().collect();
-        stack.extend(kids.into_iter().rev());
-    }
-    out
-}
-
 /// `hits` as an XPath union yields them: in document order, each once.
 pub(crate) fn in_document_order<'d, 'a>(
     root: El<'d, 'a>,
     mut hits: Vec<El<'d, 'a>>,
 ) -> Vec<El<'d, 'a>> {
     if hits.len() > 1 {
-        let order = descendants_or_self(root);
+        let order = root.descendants_or_self();
         hits.sort_by_key(|h| order.iter().position(|o| o.same_node(h)));
         hits.dedup_by(|a, b| a.same_node(b));
     }
@@ -68,7 +56,7 @@ pub(crate) fn empty_elements(
     exempt: impl Fn(&El<'_, '_>) -> bool,
     out: &mut Vec<Violation>,
 ) {
-    for e in descendants_or_self(root) {
+    for e in root.descendants_or_self() {
         if e.has_element_children() || e.has_non_whitespace_string_value() {
             continue;
         }

@@ -1,8 +1,7 @@
 //! `DIGG-AppRes-Business-Rules.scmt`: R1-APP … R9-APP.
 
 use super::{
-    Name, descendants_or_self, empty_elements, in_document_order, normalize_space,
-    normalize_space_of_one, select,
+    Name, empty_elements, in_document_order, normalize_space, normalize_space_of_one, select,
 };
 use crate::envelope::Violation;
 use crate::xml::El;
@@ -337,7 +336,8 @@ fn r3_to_r6_values(root: El<'_, '_>, out: &mut Vec<Violation>) {
 }
 
 fn r7_r8_lines(root: El<'_, '_>, out: &mut Vec<Violation>) {
-    let any_lines = descendants_or_self(root)
+    let any_lines = root
+        .descendants_or_self()
         .iter()
         .any(|e| e.is(CAC, "LineResponse"));
     for r in select(root, &[DOC_RESPONSE, (CAC, "Response")]) {
