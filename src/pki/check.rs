@@ -9,8 +9,8 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 use webpki::{
     CertRevocationList, EndEntityCert, ExpirationPolicy, ExtendedKeyUsageValidator,
-    KeyPurposeIdIter, KeyUsage, OwnedCertRevocationList, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
+    KeyPurposeIdIter, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
+    UnknownStatusPolicy,
 };
 
 use super::cert::CertInfo;
@@ -247,18 +247,17 @@ impl<'t> Checker<'t> {
                 };
             }
         };
-        let crls: Vec<CertRevocationList<'static>> = if revocation && self.policy.enabled {
+        let check_revocation = revocation && self.policy.enabled;
+        let crl_refs: Vec<&CertRevocationList<'_>> = if check_revocation {
             self.trust
                 .crls_for(env)
                 .filter(|c| c.next_update.is_none_or(|n| at <= n + self.policy.grace))
-                .filter_map(|c| OwnedCertRevocationList::from_der(&c.der).ok())
-                .map(CertRevocationList::from)
+                .map(|c| &c.revocation_list)
                 .collect()
         } else {
             Vec::new()
         };
-        let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().collect();
-        let revocation_options = if revocation && self.policy.enabled {
+        let revocation_options = if check_revocation {
             match RevocationOptionsBuilder::new(&crl_refs) {
                 Ok(b) => Some(
                     b.with_depth(RevocationCheckDepth::Chain)
@@ -286,9 +285,7 @@ impl<'t> Checker<'t> {
             None,
         );
         match result {
-            Ok(_) if revocation && self.policy.enabled && crl_refs.is_empty() => {
-                Verdict::RevocationUnknown
-            }
+            Ok(_) if check_revocation && crl_refs.is_empty() => Verdict::RevocationUnknown,
             Ok(_) => Verdict::Ok,
             Err(e) => map_error(e),
         }

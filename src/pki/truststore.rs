@@ -28,7 +28,7 @@ pub struct TrustedCert {
 }
 
 /// One stored CRL, already checked to be signed by a CA of its environment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct StoredCrl {
     pub env: Env,
     pub issuer: String,
@@ -37,12 +37,13 @@ pub struct StoredCrl {
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_update: Option<OffsetDateTime>,
     pub revoked: usize,
+    /// Parsed once when loaded, so certificate checks (every TLS handshake) do not parse CRLs again.
     #[serde(skip)]
-    pub der: Vec<u8>,
+    pub(crate) revocation_list: webpki::CertRevocationList<'static>,
 }
 
 /// Everything trusted, loaded into memory: what checks and TLS verifiers work from.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Trust {
     pub certs: Vec<TrustedCert>,
     pub crls: Vec<StoredCrl>,
@@ -214,10 +215,7 @@ impl TrustStore {
     pub fn import_crl(&self, bytes: &[u8], what: &str) -> Result<Vec<StoredCrl>, PkiError> {
         let der = crl_der(bytes, what)?;
         let trust = self.load()?;
-        let (_, crl) = CertificateRevocationList::from_der(&der).map_err(|e| PkiError::BadCrl {
-            what: what.to_owned(),
-            detail: e.to_string(),
-        })?;
+        let crl = parse_crl(&der, what)?;
         let issuer_raw = crl.issuer().as_raw();
         let mut stored = Vec::new();
         let mut envs_done = BTreeSet::new();
@@ -232,7 +230,7 @@ impl TrustStore {
                 continue;
             }
             envs_done.insert(ca.env.clone());
-            let new = describe_crl(&ca.env, der.clone(), what)?;
+            let new = describe(&ca.env, &crl, &der, what)?;
             let path = self
                 .env_dir(&ca.env)
                 .join("crl")
@@ -241,7 +239,7 @@ impl TrustStore {
                 && old.this_update > new.this_update
             {
                 return Err(PkiError::State(format!(
-                    "{what}: this CRL of {} was issued {} , older than the stored one ({}); refused",
+                    "{what}: this CRL of {} was issued {}, older than the stored one ({}); refused",
                     new.issuer, new.this_update, old.this_update
                 )));
             }
@@ -292,16 +290,35 @@ pub fn crl_der(bytes: &[u8], what: &str) -> Result<Vec<u8>, PkiError> {
 
 /// Parses a CRL (DER) and says what it holds; `what` names the source in errors.
 pub fn describe_crl(env: &Env, der: Vec<u8>, what: &str) -> Result<StoredCrl, PkiError> {
-    let (_, crl) = CertificateRevocationList::from_der(&der).map_err(|e| PkiError::BadCrl {
-        what: what.to_owned(),
-        detail: e.to_string(),
-    })?;
+    describe(env, &parse_crl(&der, what)?, &der, what)
+}
+
+fn parse_crl<'a>(der: &'a [u8], what: &str) -> Result<CertificateRevocationList<'a>, PkiError> {
+    CertificateRevocationList::from_der(der)
+        .map(|(_, crl)| crl)
+        .map_err(|e| PkiError::BadCrl {
+            what: what.to_owned(),
+            detail: e.to_string(),
+        })
+}
+
+fn describe(
+    env: &Env,
+    crl: &CertificateRevocationList<'_>,
+    der: &[u8],
+    what: &str,
+) -> Result<StoredCrl, PkiError> {
+    let revocation_list =
+        webpki::OwnedCertRevocationList::from_der(der).map_err(|e| PkiError::BadCrl {
+            what: what.to_owned(),
+            detail: format!("{e}"),
+        })?;
     Ok(StoredCrl {
         env: env.clone(),
         issuer: crl.issuer().to_string(),
         this_update: crl.last_update().to_datetime(),
         next_update: crl.next_update().map(|t| t.to_datetime()),
         revoked: crl.iter_revoked_certificates().count(),
-        der: der.clone(),
+        revocation_list: revocation_list.into(),
     })
 }
