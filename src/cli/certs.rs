@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::exit;
 use crate::pki::federation::{CreateOptions, Federation, IssueOptions};
 use crate::pki::health::{self, CheckOptions, EntryStatus};
-use crate::pki::profile::{self, Subject};
+use crate::pki::profile::Subject;
 use crate::pki::{
     Env, KeyAlgorithm, KeyStore, Purpose, RevocationPolicy, TrustStore, pkcs12, read_certificates,
 };
@@ -339,15 +339,11 @@ fn issue(args: IssueArgs, data_dir: &Path) -> Result<u8> {
                 } else {
                     String::new()
                 };
-                crate::pki::fsutil::write_atomic(
+                crate::pki::keys::write_key_and_chain(
                     &dir.join(format!("{stem}key.pem")),
-                    key.serialize_pem().as_bytes(),
-                    true,
-                )?;
-                crate::pki::fsutil::write_atomic(
                     &dir.join(format!("{stem}cert.pem")),
-                    crate::pki::cert::to_pem(&chain).as_bytes(),
-                    false,
+                    &key,
+                    &chain,
                 )?;
                 println!("{purpose}: {} → {}", info.subject, dir.display());
             }
@@ -368,18 +364,8 @@ fn issue(args: IssueArgs, data_dir: &Path) -> Result<u8> {
 
 fn csr(args: CsrArgs, data_dir: &Path) -> Result<u8> {
     let subject = Subject::parse(&args.subject)?;
-    if args.purpose != Purpose::Ap {
-        // DIGG replaces an AP request's CN with the AP id, so any CN is fine there.
-        profile::check_common_name(args.purpose, &subject.common_name)?;
-    }
-    let key = args.key.generate()?;
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = subject.distinguished_name();
-    let request = params
-        .serialize_request(&key)
-        .context("making the request")?;
-    let pem = request.pem().context("encoding the request")?;
-    let entry = KeyStore::open(data_dir).add_pending(args.purpose, &args.env, &key, &pem)?;
+    let (entry, pem) =
+        KeyStore::open(data_dir).request(args.purpose, &args.env, &subject, args.key)?;
     match &args.out {
         Some(path) => {
             std::fs::write(path, &pem).with_context(|| path.display().to_string())?;
@@ -405,7 +391,7 @@ fn import(args: ImportArgs, data_dir: &Path) -> Result<u8> {
     let what = args.file.display().to_string();
     let keys = KeyStore::open(data_dir);
     if let Some(password_file) = &args.password_file {
-        let password = read_password(password_file)?;
+        let password = super::read_password(password_file)?;
         let (Some(purpose), Some(env)) = (args.purpose, &args.env) else {
             bail!("a PKCS#12 import needs --purpose and --env");
         };
@@ -433,11 +419,6 @@ fn import(args: ImportArgs, data_dir: &Path) -> Result<u8> {
             crate::pki::cert::sha256_hex(&chain[0])
         ),
     }
-}
-
-fn read_password(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    Ok(text.lines().next().unwrap_or("").to_owned())
 }
 
 fn list(args: ListArgs, data_dir: &Path) -> Result<u8> {

@@ -68,6 +68,13 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// The first line of a password file (PKCS#12 passwords are never taken on the command line).
+fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
 /// Prints a command's error (with its causes) and maps it to the exit code.
 fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {

@@ -156,10 +156,7 @@ fn import(
     } else if let Some(role) = role {
         jobs = files.iter().map(|f| (role, f.clone())).collect();
     }
-    let password = password_file
-        .map(|p| std::fs::read_to_string(p).with_context(|| p.display().to_string()))
-        .transpose()?
-        .map(|t| t.lines().next().unwrap_or("").to_owned());
+    let password = password_file.map(super::read_password).transpose()?;
     for (role, file) in jobs {
         let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
         let what = file.display().to_string();
@@ -294,19 +291,7 @@ pub fn run_crl(args: CrlArgs, data_dir: &Path) -> ExitCode {
 }
 
 fn update(store: &TrustStore, data_dir: &Path, timeout: Duration) -> Result<u8> {
-    let trust = store.load()?;
-    let mut urls: Vec<String> = trust
-        .certs
-        .iter()
-        .flat_map(|c| c.info.crl_distribution_points.clone())
-        .collect();
-    for entry in crate::pki::KeyStore::open(data_dir).entries()? {
-        if let Some(info) = entry.info() {
-            urls.extend(info.crl_distribution_points);
-        }
-    }
-    urls.sort();
-    urls.dedup();
+    let urls = crl_fetch::distribution_points(data_dir)?;
     if urls.is_empty() {
         println!(
             "no CRL distribution points in trusted or own certificates; import CRLs with `sdk-relay crl import`"

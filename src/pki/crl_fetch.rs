@@ -10,6 +10,25 @@ use super::PkiError;
 /// Largest CRL accepted (DIGG's are a few KB; SITHS's are larger).
 pub const MAX_CRL_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Every CRL distribution point named in a trusted CA certificate or one of the node's own certificates,
+/// each once.
+pub fn distribution_points(data_dir: &std::path::Path) -> Result<Vec<String>, PkiError> {
+    let trust = super::TrustStore::open(data_dir).load()?;
+    let mut urls: Vec<String> = trust
+        .certs
+        .iter()
+        .flat_map(|c| c.info.crl_distribution_points.iter().cloned())
+        .collect();
+    for entry in super::KeyStore::open(data_dir).entries()? {
+        if let Some(info) = entry.info() {
+            urls.extend(info.crl_distribution_points);
+        }
+    }
+    urls.sort();
+    urls.dedup();
+    Ok(urls)
+}
+
 /// GETs `url` (http only) with a timeout and a size bound, returning the body of a 200 answer.
 pub fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, PkiError> {
     let fail = |detail: String| PkiError::Fetch {

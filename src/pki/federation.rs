@@ -272,44 +272,6 @@ impl Federation {
         Ok((key, chain))
     }
 
-    /// Signs a PKCS#10 request as `purpose` would be issued (for testing `certs csr` + `certs import`).
-    pub fn sign_request(
-        &self,
-        purpose: Purpose,
-        csr_pem: &str,
-        options: &IssueOptions,
-    ) -> Result<Vec<CertificateDer<'static>>, PkiError> {
-        let csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).map_err(crypto)?;
-        let ca = issuing_ca(purpose);
-        let cn = csr
-            .params
-            .distinguished_name
-            .get(&DnType::CommonName)
-            .map(|v| match v {
-                rcgen::DnValue::PrintableString(s) => s.to_string(),
-                rcgen::DnValue::Utf8String(s) => s.clone(),
-                other => format!("{other:?}"),
-            })
-            .unwrap_or_default();
-        let subject = Subject {
-            common_name: cn,
-            ..Subject::default()
-        };
-        let mut params = profile::end_entity_params(
-            purpose,
-            &subject,
-            options.not_before,
-            options.days,
-            self.crl_url(ca).as_deref(),
-        )?;
-        params.distinguished_name = csr.params.distinguished_name.clone();
-        params.serial_number = Some(random_serial()?);
-        let (ca_key, ca_pem) = self.ca_material(ca)?;
-        let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(crypto)?;
-        let leaf = params.signed_by(&csr.public_key, &issuer).map_err(crypto)?;
-        Ok(vec![leaf.der().clone()])
-    }
-
     /// Revokes a certificate this federation issued and publishes its CA's new CRL. Returns the CA's name.
     pub fn revoke(&self, certificate: &CertificateDer<'_>) -> Result<&'static str, PkiError> {
         let info = CertInfo::parse(certificate)?;

@@ -68,8 +68,33 @@ pub fn read_key_pair(bytes: &[u8], what: &str) -> Result<KeyPair, PkiError> {
     }
 }
 
+/// Writes a key (0600) and its certificate chain as PEM files, e.g. for material issued outside a store.
+pub fn write_key_and_chain(
+    key_path: &std::path::Path,
+    cert_path: &std::path::Path,
+    key: &KeyPair,
+    chain: &[rustls_pki_types::CertificateDer<'_>],
+) -> Result<(), PkiError> {
+    super::fsutil::write_atomic(key_path, key.serialize_pem().as_bytes(), true)?;
+    super::fsutil::write_atomic(cert_path, super::cert::to_pem(chain).as_bytes(), false)
+}
+
 /// The DER SubjectPublicKeyInfo of a key pair, to pair keys with certificates.
 pub fn spki_der(key: &KeyPair) -> Vec<u8> {
     use rcgen::PublicKeyData;
     key.subject_public_key_info()
+}
+
+/// Compares the subjectPublicKey bits of two SPKIs: encoders differ in how they write the algorithm
+/// parameters, the key itself is what matters.
+pub(crate) fn same_public_key(a: &[u8], b: &[u8]) -> bool {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+    match (
+        SubjectPublicKeyInfo::from_der(a),
+        SubjectPublicKeyInfo::from_der(b),
+    ) {
+        (Ok((_, a)), Ok((_, b))) => a.subject_public_key.data == b.subject_public_key.data,
+        _ => false,
+    }
 }

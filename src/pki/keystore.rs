@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 
 use super::cert::{self, CertInfo};
 use super::fsutil::{self, write_atomic};
-use super::keys::{self, spki_der};
+use super::keys::{self, KeyAlgorithm, same_public_key, spki_der};
+use super::profile::{Subject, certificate_request};
 use super::{Env, PkiError, Purpose, bump_generation};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,15 +199,19 @@ impl KeyStore {
         self.create(purpose, env, key, chain, state, None)
     }
 
-    /// Stores a new key waiting for its certificate, with the request the CA needs.
-    pub fn add_pending(
+    /// Makes a new key and a certificate request for it; the key waits as a `pending` entry until the CA's
+    /// certificate is imported. Returns the entry and the request (PEM) to send to the CA.
+    pub fn request(
         &self,
         purpose: Purpose,
         env: &Env,
-        key: &KeyPair,
-        csr_pem: &str,
-    ) -> Result<Entry, PkiError> {
-        self.create(purpose, env, key, &[], EntryState::Pending, Some(csr_pem))
+        subject: &Subject,
+        algorithm: KeyAlgorithm,
+    ) -> Result<(Entry, String), PkiError> {
+        let key = algorithm.generate()?;
+        let csr_pem = certificate_request(purpose, subject, &key)?;
+        let entry = self.create(purpose, env, &key, &[], EntryState::Pending, Some(&csr_pem))?;
+        Ok((entry, csr_pem))
     }
 
     fn create(
@@ -365,18 +370,4 @@ fn load_entry(dir: &Path) -> Result<Entry, PkiError> {
         chain,
         dir: dir.to_owned(),
     })
-}
-
-/// Compares the subjectPublicKey bits of two SPKIs: encoders differ in how they write the algorithm
-/// parameters, the key itself is what matters.
-pub(crate) fn same_public_key(a: &[u8], b: &[u8]) -> bool {
-    use x509_parser::prelude::FromDer;
-    use x509_parser::x509::SubjectPublicKeyInfo;
-    match (
-        SubjectPublicKeyInfo::from_der(a),
-        SubjectPublicKeyInfo::from_der(b),
-    ) {
-        (Ok((_, a)), Ok((_, b))) => a.subject_public_key.data == b.subject_public_key.data,
-        _ => false,
-    }
 }

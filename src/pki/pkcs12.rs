@@ -98,7 +98,7 @@ fn order_leaf_first(
 ) -> Result<Vec<CertificateDer<'static>>, PkiError> {
     let position = certs.iter().position(|c| {
         CertInfo::parse(c)
-            .map(|i| super::keystore::same_public_key(&i.spki_der, spki))
+            .map(|i| super::keys::same_public_key(&i.spki_der, spki))
             .unwrap_or(false)
     });
     match position {

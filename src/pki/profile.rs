@@ -194,6 +194,26 @@ fn split_unescaped(text: &str) -> Vec<String> {
     parts
 }
 
+/// A PKCS#10 request (PEM) for `subject`, signed with `key`. DIGG replaces an AP request's CN with the AP
+/// id, so any CN is fine there; other purposes must follow their CN rule already in the request.
+pub fn certificate_request(
+    purpose: Purpose,
+    subject: &Subject,
+    key: &rcgen::KeyPair,
+) -> Result<String, PkiError> {
+    if purpose != Purpose::Ap {
+        check_common_name(purpose, &subject.common_name)?;
+    }
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.distinguished_name();
+    let request = params
+        .serialize_request(key)
+        .map_err(|e| PkiError::Crypto(format!("making the request: {e}")))?;
+    request
+        .pem()
+        .map_err(|e| PkiError::Crypto(format!("encoding the request: {e}")))
+}
+
 /// Certificate parameters for an end entity of `purpose`, valid `days` from `not_before`.
 pub fn end_entity_params(
     purpose: Purpose,

@@ -94,6 +94,13 @@ impl TrustStore {
         self.data_dir.join("trust").join(env.as_str())
     }
 
+    /// Where a trusted CA certificate is kept: named by its fingerprint, so importing twice is harmless.
+    fn ca_path(&self, env: &Env, role: Role, info: &CertInfo) -> PathBuf {
+        self.env_dir(env)
+            .join(role.as_str())
+            .join(format!("{}.pem", &info.sha256[..16]))
+    }
+
     /// Trusts CA certificates for `role` in `env`. End-entity certificates are refused: SDK trust is CA-based.
     pub fn import(
         &self,
@@ -112,10 +119,9 @@ impl TrustStore {
             }
             infos.push(info);
         }
-        let dir = self.env_dir(env).join(role.as_str());
         let mut out = Vec::new();
         for (der, info) in certs.iter().zip(infos) {
-            let path = dir.join(format!("{}.pem", &info.sha256[..16]));
+            let path = self.ca_path(env, role, &info);
             let added = !path.exists();
             if added {
                 write_atomic(
@@ -153,10 +159,7 @@ impl TrustStore {
             .filter(|c| role.is_none_or(|r| c.role == r))
             .collect();
         for c in &matching {
-            let path = self
-                .env_dir(&c.env)
-                .join(c.role.as_str())
-                .join(format!("{}.pem", &c.info.sha256[..16]));
+            let path = self.ca_path(&c.env, c.role, &c.info);
             fs::remove_file(&path).map_err(|e| PkiError::io(&path, e))?;
         }
         if !matching.is_empty() {
