@@ -3,6 +3,7 @@
 mod certs;
 mod trust;
 mod validate;
+mod xhe;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,7 @@ enum Command {
     Certs(certs::Args),
     Trust(trust::Args),
     Crl(trust::CrlArgs),
+    Xhe(xhe::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -65,6 +67,7 @@ pub fn run() -> ExitCode {
         Command::Certs(args) => certs::run(args, &cli.data_dir),
         Command::Trust(args) => trust::run(args, &cli.data_dir),
         Command::Crl(args) => trust::run_crl(args, &cli.data_dir),
+        Command::Xhe(args) => xhe::run(args, &cli.data_dir),
     }
 }
 

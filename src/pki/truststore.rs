@@ -64,6 +64,32 @@ impl Trust {
             .filter(move |c| &c.env == env && c.role == role)
     }
 
+    /// Trust for one check, not kept in any store: `cas` trusted for `role` in `env`, with `crls`
+    /// ((bytes, name) pairs, PEM or DER). For `xhe verify --ca`, where an administrator names the CAs to use.
+    pub fn ad_hoc(
+        env: &Env,
+        role: Role,
+        cas: Vec<CertificateDer<'static>>,
+        crls: &[(Vec<u8>, String)],
+    ) -> Result<Trust, PkiError> {
+        let certs = cas
+            .into_iter()
+            .map(|der| {
+                Ok(TrustedCert {
+                    env: env.clone(),
+                    role,
+                    info: CertInfo::parse(&der)?,
+                    der,
+                })
+            })
+            .collect::<Result<_, PkiError>>()?;
+        let crls = crls
+            .iter()
+            .map(|(bytes, what)| describe_crl(env, crl_der(bytes, what)?, what))
+            .collect::<Result<_, PkiError>>()?;
+        Ok(Trust { certs, crls })
+    }
+
     pub fn crls_for<'a>(&'a self, env: &'a Env) -> impl Iterator<Item = &'a StoredCrl> + 'a {
         self.crls.iter().filter(move |c| &c.env == env)
     }

@@ -11,6 +11,6 @@ mod parse;
 mod write;
 
 pub use limits::Limits;
-pub use node::El;
+pub use node::{El, is_xml_whitespace};
 pub use parse::{Doc, XmlError, parse, parse_bytes};
 pub use write::{Child, Writer};

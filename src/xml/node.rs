@@ -245,3 +245,28 @@ impl<'d, 'a> El<'d, 'a> {
         (self.doc, self.id)
     }
 }
+
+impl El<'_, '_> {
+    /// Where this element is in the parsed text, from its start tag to its end tag: the XML-security layer
+    /// edits envelopes by replacing ranges, so every byte it does not mean to change stays as it was.
+    pub(crate) fn source_range(&self) -> std::ops::Range<usize> {
+        self.doc
+            .node_range(self.id)
+            .expect("parsed elements always have a source range")
+    }
+
+    /// The text between the start and end tags; `None` for an empty-element tag (`<a/>`).
+    pub(crate) fn content_range(&self) -> Option<std::ops::Range<usize>> {
+        let whole = self.source_range();
+        let source = &self.doc.input_text()[whole.clone()];
+        if source.ends_with("/>") && !source.contains("</") {
+            return None;
+        }
+        let end_tag = whole.start + source.rfind("</")?;
+        let start = match self.doc.first_child(self.id) {
+            Some(first) => self.doc.node_range(first).map_or(end_tag, |r| r.start),
+            None => end_tag,
+        };
+        Some(start..end_tag)
+    }
+}

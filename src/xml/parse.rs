@@ -42,6 +42,11 @@ impl<'a> Doc<'a> {
         &self.inner
     }
 
+    /// The text the tree was parsed from (without a byte-order mark); element source ranges index into it.
+    pub(crate) fn source(&self) -> &'a str {
+        self.inner.input_text()
+    }
+
     /// The document element.
     pub fn root(&self) -> El<'_, 'a> {
         let id = self

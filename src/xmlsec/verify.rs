@@ -31,17 +31,36 @@ pub enum SignatureError {
     Invalid(String),
 }
 
-/// A signature that verified, and the certificate that made it. The chain is not yet checked: callers pass
-/// `signer` to [`crate::pki::Checker`] for the O2O role of their environment.
-#[derive(Debug, Clone)]
-pub struct Verified {
+/// A signature that verified, the certificate that made it, and the document it covers. The chain is not yet
+/// checked: callers pass `signer` to [`crate::pki::Checker`] for the O2O role of their environment (see
+/// [`super::verify_signer`]). Decryption takes a `Verified`, so it cannot run on an envelope that did not verify.
+#[derive(Clone)]
+pub struct Verified<'d, 'a> {
+    doc: &'d Doc<'a>,
     pub signer: CertificateDer<'static>,
     pub signature_algorithm: String,
     pub digest_algorithm: String,
 }
 
+impl std::fmt::Debug for Verified<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("signer", &crate::pki::cert::sha256_hex(&self.signer))
+            .field("signature_algorithm", &self.signature_algorithm)
+            .field("digest_algorithm", &self.digest_algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'d, 'a> Verified<'d, 'a> {
+    /// The verified tree: the one to read from afterwards.
+    pub fn doc(&self) -> &'d Doc<'a> {
+        self.doc
+    }
+}
+
 /// Verifies the enveloped signature of the XHE in `doc` (the tree that will be read afterwards).
-pub fn verify_enveloped(doc: &Doc<'_>) -> Result<Verified, SignatureError> {
+pub fn verify_enveloped<'d, 'a>(doc: &'d Doc<'a>) -> Result<Verified<'d, 'a>, SignatureError> {
     let root = doc.root();
     if !root.is(XHE, "XHE") {
         return Err(SignatureError::NotXhe(format!(
@@ -103,6 +122,7 @@ pub fn verify_enveloped(doc: &Doc<'_>) -> Result<Verified, SignatureError> {
                 ));
             }
             Ok(Verified {
+                doc,
                 signer: shape.certificate,
                 signature_algorithm: shape.signature_algorithm,
                 digest_algorithm: shape.digest_algorithm,

@@ -2,6 +2,7 @@
 //! tree for making mutants.
 #![allow(dead_code)]
 
+pub mod o2o;
 pub mod pki;
 pub mod tree;
 
@@ -154,4 +155,15 @@ pub fn digg_rule_ids(o: &Oracle) -> Vec<String> {
     ids.sort();
     ids.dedup();
     ids
+}
+
+/// `oracle verify`: xmlsec1's verdict on a document's XML signature (embedded certificate only).
+pub fn oracle_verify(path: &Path) -> Option<bool> {
+    let out = Command::new(shared_dir().join("tools/oracle"))
+        .arg("verify")
+        .arg(path)
+        .output()
+        .expect("run the oracle");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("oracle JSON");
+    report["signature_valid"].as_bool()
 }

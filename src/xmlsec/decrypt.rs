@@ -1,0 +1,264 @@
+//! Decrypting the XHE payload — only ever on an envelope whose signature verified, or on one that was never
+//! signed (the output of `encrypt` alone). A failed signature means the ciphertext is never touched: AES-CBC
+//! would otherwise hand an attacker a padding oracle (SDK §3.5).
+
+use base64::Engine;
+
+use super::algorithms as alg;
+use super::edit::Edits;
+use super::encrypt::{EncryptedType, single_payload};
+use super::keys::{Oaep, PayloadKey};
+use super::sign::xhe_root;
+use super::verify::Verified;
+use crate::pki::CertInfo;
+use crate::xml::names::{DS, XENC, XHA, XHB};
+use crate::xml::{Doc, El, Limits};
+
+/// Why an encrypted payload cannot be opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecryptError {
+    #[error("the payload is not encrypted (no xenc:EncryptedData in xha:PayloadContent)")]
+    NotEncrypted,
+    #[error("the envelope is signed: open it (verify, then decrypt) instead")]
+    Signed,
+    #[error("encrypted data structure: {0}")]
+    Structure(String),
+    #[error("{what} algorithm {uri:?} is not allowed")]
+    Algorithm { what: &'static str, uri: String },
+    #[error("the payload was encrypted for another certificate ({0}), not for this key")]
+    NotForThisKey(String),
+    #[error("{0}")]
+    Key(String),
+    #[error("decrypted payload: {0}")]
+    Content(String),
+}
+
+/// An opened payload.
+#[derive(Debug)]
+pub struct Decrypted {
+    pub kind: EncryptedType,
+    /// The plaintext as it was encrypted: the payload element's XML, or `PayloadContent`'s text.
+    pub payload: Vec<u8>,
+    /// The envelope with the payload in clear, `InstanceEncryptionIndicator` false, and without the signature
+    /// (which covered the encrypted form and would no longer verify).
+    pub xhe: String,
+}
+
+/// Decrypts the payload of an envelope whose signature verified.
+pub fn decrypt_verified(
+    verified: &Verified<'_, '_>,
+    key: &dyn PayloadKey,
+) -> Result<Decrypted, DecryptError> {
+    decrypt_in(verified.doc(), key)
+}
+
+/// Decrypts the payload of an envelope that carries no signature at all (encrypted but not yet signed).
+/// A signed envelope is refused: it must go through verification first.
+pub fn decrypt_unsigned(doc: &Doc<'_>, key: &dyn PayloadKey) -> Result<Decrypted, DecryptError> {
+    if doc
+        .root()
+        .descendants_or_self()
+        .iter()
+        .any(|e| e.is(DS, "Signature"))
+    {
+        return Err(DecryptError::Signed);
+    }
+    decrypt_in(doc, key)
+}
+
+fn decrypt_in(doc: &Doc<'_>, key: &dyn PayloadKey) -> Result<Decrypted, DecryptError> {
+    let root = xhe_root(doc).map_err(|e| DecryptError::Structure(e.to_string()))?;
+    let payload = single_payload(root).map_err(|e| DecryptError::Structure(e.to_string()))?;
+    let content = payload
+        .child(XHA, "PayloadContent")
+        .ok_or(DecryptError::NotEncrypted)?;
+    let encrypted = match content.children().collect::<Vec<_>>().as_slice() {
+        [one] if one.is(XENC, "EncryptedData") => *one,
+        _ => return Err(DecryptError::NotEncrypted),
+    };
+    let parts = read_encrypted_data(encrypted)?;
+    check_recipient(&parts, key)?;
+    let content_key = key
+        .unwrap_key(parts.oaep, &parts.wrapped_key)
+        .map_err(|e| DecryptError::Key(e.to_string()))?;
+    let cipher = bergshamra::crypto::cipher::from_uri(&parts.cipher).map_err(|e| {
+        DecryptError::Algorithm {
+            what: "content encryption",
+            uri: e.to_string(),
+        }
+    })?;
+    if content_key.len() != cipher.key_size() {
+        return Err(DecryptError::Key(format!(
+            "the transported key is {} bytes, {} needs {}",
+            content_key.len(),
+            parts.cipher,
+            cipher.key_size()
+        )));
+    }
+    let plaintext = cipher
+        .decrypt(&content_key, &parts.ciphertext)
+        .map_err(|_| {
+            DecryptError::Content("does not decrypt (wrong key or damaged ciphertext)".into())
+        })?;
+    let text = std::str::from_utf8(&plaintext)
+        .map_err(|e| DecryptError::Content(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+    let xhe = opened_envelope(doc, root, payload, encrypted, text)?;
+    Ok(Decrypted {
+        kind: parts.kind,
+        payload: plaintext,
+        xhe,
+    })
+}
+
+struct Parts {
+    kind: EncryptedType,
+    cipher: String,
+    oaep: Oaep,
+    recipient: Option<Vec<u8>>,
+    wrapped_key: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+fn only<'d, 'a>(parent: El<'d, 'a>, ns: &str, local: &str) -> Result<El<'d, 'a>, DecryptError> {
+    let found: Vec<El<'d, 'a>> = parent.children_named(ns, local).collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(DecryptError::Structure(format!(
+            "{} must have exactly one {local}, has {}",
+            parent.path(),
+            found.len()
+        ))),
+    }
+}
+
+fn cipher_value(parent: El<'_, '_>) -> Result<Vec<u8>, DecryptError> {
+    let value = only(only(parent, XENC, "CipherData")?, XENC, "CipherValue")?;
+    base64_of(value)
+}
+
+fn base64_of(el: El<'_, '_>) -> Result<Vec<u8>, DecryptError> {
+    let text: String = el
+        .text()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|e| DecryptError::Structure(format!("{} is not base64: {e}", el.path())))
+}
+
+/// Reads the EncryptedData and its one EncryptedKey, refusing every algorithm not on the allow-list.
+fn read_encrypted_data(data: El<'_, '_>) -> Result<Parts, DecryptError> {
+    let kind = match data.attr("Type") {
+        Some(alg::TYPE_ELEMENT) => EncryptedType::Element,
+        Some(alg::TYPE_CONTENT) => EncryptedType::Content,
+        other => {
+            return Err(DecryptError::Structure(format!(
+                "EncryptedData/@Type must be xmlenc#Element or xmlenc#Content, found {other:?}"
+            )));
+        }
+    };
+    let cipher = only(data, XENC, "EncryptionMethod")?
+        .attr("Algorithm")
+        .unwrap_or_default();
+    if !alg::CONTENT_ENCRYPTION.contains(&cipher) {
+        return Err(DecryptError::Algorithm {
+            what: "content encryption",
+            uri: cipher.to_owned(),
+        });
+    }
+    let key_info = only(data, DS, "KeyInfo")?;
+    let encrypted_key = only(key_info, XENC, "EncryptedKey")?;
+    let method = only(encrypted_key, XENC, "EncryptionMethod")?;
+    let oaep = key_transport(method)?;
+    let recipient = match encrypted_key.child(DS, "KeyInfo") {
+        Some(ki) => {
+            let certs: Vec<El<'_, '_>> = ki
+                .children_named(DS, "X509Data")
+                .flat_map(|d| d.children_named(DS, "X509Certificate"))
+                .collect();
+            match certs.as_slice() {
+                [] => None,
+                [one] => Some(base64_of(*one)?),
+                _ => {
+                    return Err(DecryptError::Structure(
+                        "the EncryptedKey names more than one recipient certificate".into(),
+                    ));
+                }
+            }
+        }
+        None => None,
+    };
+    Ok(Parts {
+        kind,
+        cipher: cipher.to_owned(),
+        oaep,
+        recipient,
+        wrapped_key: cipher_value(encrypted_key)?,
+        ciphertext: cipher_value(data)?,
+    })
+}
+
+fn key_transport(method: El<'_, '_>) -> Result<Oaep, DecryptError> {
+    let uri = method.attr("Algorithm").unwrap_or_default();
+    let digest = method
+        .child(DS, "DigestMethod")
+        .and_then(|d| d.attr("Algorithm"));
+    let mgf = method
+        .child(alg::XENC11, "MGF")
+        .and_then(|d| d.attr("Algorithm"));
+    if method.child(XENC, "OAEPparams").is_some() {
+        return Err(DecryptError::Structure(
+            "OAEPparams are not supported".into(),
+        ));
+    }
+    match (uri, digest, mgf) {
+        (alg::RSA_OAEP_MGF1P, None | Some(alg::SHA1), None) => Ok(Oaep::Sha1),
+        (alg::RSA_OAEP_11, Some(alg::SHA256), Some(alg::MGF1_SHA256)) => Ok(Oaep::Sha256),
+        _ => Err(DecryptError::Algorithm {
+            what: "key transport",
+            uri: format!(
+                "{uri} (digest {}, mgf {})",
+                digest.unwrap_or("default"),
+                mgf.unwrap_or("default")
+            ),
+        }),
+    }
+}
+
+fn check_recipient(parts: &Parts, key: &dyn PayloadKey) -> Result<(), DecryptError> {
+    match &parts.recipient {
+        Some(cert) if cert.as_slice() != key.certificate().as_ref() => {
+            let named =
+                CertInfo::parse(cert).map_or_else(|e| format!("unreadable: {e}"), |i| i.subject);
+            Err(DecryptError::NotForThisKey(named))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The envelope with `plaintext` in place of the EncryptedData, the indicator false and no signature;
+/// parsed once more with the hardened parser so a payload that is not well-formed is caught here.
+fn opened_envelope(
+    doc: &Doc<'_>,
+    root: El<'_, '_>,
+    payload: El<'_, '_>,
+    encrypted: El<'_, '_>,
+    plaintext: &str,
+) -> Result<String, DecryptError> {
+    let mut edits = Edits::new(doc.source());
+    edits.replace(encrypted.source_range(), plaintext);
+    if let Some(range) = payload
+        .child(XHB, "InstanceEncryptionIndicator")
+        .and_then(|i| i.content_range())
+    {
+        edits.replace(range, "false");
+    }
+    for signature in root.children_named(DS, "Signature") {
+        edits.remove(signature.source_range());
+    }
+    let opened = edits.apply();
+    crate::xml::parse(&opened, &Limits::default())
+        .map_err(|e| DecryptError::Content(format!("not well-formed XML in its envelope: {e}")))?;
+    Ok(opened)
+}
