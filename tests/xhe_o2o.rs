@@ -237,3 +237,44 @@ fn non_xml_payload_is_sealed_as_content_and_opens_to_the_same_text() {
     assert_eq!(opened.decrypted.kind, xmlsec::EncryptedType::Content);
     assert_eq!(payload_text(&opened.decrypted.xhe), payload_text(&original));
 }
+
+#[test]
+fn sealed_envelope_is_valid_for_validate_and_for_the_official_rules() {
+    let (dir, s) = setup();
+    let path = dir.path().join("sealed.xml");
+    std::fs::write(&path, sealed(&s)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "validate: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("xhe: valid"), "{stdout}");
+    let oracle = common::oracle_validate(std::slice::from_ref(&path));
+    assert!(oracle[0].valid, "oracle: {:?}", oracle[0].raw);
+    // The official rules notice an indicator that lies about the payload (R12-XHE).
+    let lying = dir.path().join("lying.xml");
+    std::fs::write(
+        &lying,
+        sealed(&s).replace(
+            "<InstanceEncryptionIndicator>true<",
+            "<InstanceEncryptionIndicator>false<",
+        ),
+    )
+    .unwrap();
+    let oracle = common::oracle_validate(std::slice::from_ref(&lying));
+    assert!(!oracle[0].valid);
+    assert!(common::digg_rule_ids(&oracle[0]).contains(&"R13-XHE".to_owned()));
+    let out = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
+        .arg("validate")
+        .arg(&lying)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("R13-XHE"));
+}

@@ -61,7 +61,8 @@ pub struct Trusted<'d, 'a> {
     pub verdict: Option<Verdict>,
 }
 
-/// Verifies the signature of `doc`, then judges its signer by `policy`.
+/// Verifies the signature of `doc`, then judges its signer by `policy`: the chain first (its verdict says the
+/// most about a stranger's certificate), then the pin.
 pub fn verify_signer<'d, 'a>(
     doc: &'d Doc<'a>,
     policy: &SignerPolicy<'_>,
@@ -69,14 +70,6 @@ pub fn verify_signer<'d, 'a>(
     let verified = verify_enveloped(doc)?;
     let subject =
         || CertInfo::parse(&verified.signer).map_or_else(|e| e.to_string(), |i| i.subject);
-    if let Some(expected) = policy.pinned
-        && expected.as_ref() != verified.signer.as_ref()
-    {
-        return Err(OpenError::NotPinned {
-            found: subject(),
-            expected: CertInfo::parse(expected).map_or_else(|e| e.to_string(), |i| i.subject),
-        });
-    }
     let verdict = match &policy.trust {
         Some(t) => {
             let verdict = t.checker.check(
@@ -95,6 +88,14 @@ pub fn verify_signer<'d, 'a>(
         }
         None => None,
     };
+    if let Some(expected) = policy.pinned
+        && expected.as_ref() != verified.signer.as_ref()
+    {
+        return Err(OpenError::NotPinned {
+            found: subject(),
+            expected: CertInfo::parse(expected).map_or_else(|e| e.to_string(), |i| i.subject),
+        });
+    }
     Ok(Trusted { verified, verdict })
 }
 
