@@ -36,7 +36,7 @@ fn xhe_with_key(f: &Files, party: &Party, args: &[&str]) -> std::process::Output
 fn seal_file(f: &Files) -> std::path::PathBuf {
     let sealed = f.dir.path().join("sealed.xml");
     let out = xhe_with_key(
-        &f,
+        f,
         &f.s.sender,
         &[
             "seal",
