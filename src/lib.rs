@@ -3,6 +3,7 @@
 //! Layers, lowest first (see `docs/ARCHITECTURE.md`): [`xml`] is the one hardened parser for untrusted XML;
 //! [`envelope`] turns parsed documents into typed, validated XHE envelopes, SDK messages and receipts.
 
+pub mod as4;
 pub mod cli;
 pub mod envelope;
 pub mod pki;
