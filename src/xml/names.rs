@@ -30,3 +30,18 @@ pub const UBL_CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBa
 /// UBL extension components, forbidden by R1-APP.
 pub const UBL_EXT: &str =
     "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
+
+/// SOAP 1.2 envelope.
+pub const S12: &str = "http://www.w3.org/2003/05/soap-envelope";
+/// ebMS 3.0 core.
+pub const EB: &str = "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/";
+/// WS-Security 1.0 secext.
+pub const WSSE: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+/// WS-Security 1.1 secext (`wsse11`).
+pub const WSSE11: &str = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd";
+/// WS-Security utility (`wsu:Id`, `wsu:Timestamp`).
+pub const WSU: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+/// ebBP signals (`ebbp:NonRepudiationInformation` in receipts).
+pub const EBBP: &str = "http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0";

@@ -1,0 +1,452 @@
+//! ebMS 3.0 headers for SDK: the UserMessage with every P-Mode value of DIGG's profile (SDK §2.2), and the
+//! Receipt and Error signals.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::error::{EbmsError, ErrorCode};
+use crate::xml::names::{DS, EB, EBBP, S12, WSU};
+use crate::xml::{El, Writer};
+
+pub const MPC_DEFAULT: &str =
+    "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC";
+pub const PARTY_TYPE_AP: &str = "urn:fdc:digg.se:edelivery:transportprofile:as4:partytype:ap";
+pub const ROLE_INITIATOR: &str =
+    "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/initiator";
+pub const ROLE_RESPONDER: &str =
+    "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/responder";
+pub const SERVICE_TYPE: &str = "urn:fdc:digg.se:edelivery:process";
+pub const PARTICIPANT_SCHEME: &str = "iso6523-actorid-upis";
+pub const ACTION_SCHEME: &str = "busdox-docid-qns";
+pub const GZIP: &str = "application/gzip";
+/// The `wsu:Id` of `eb:Messaging`, which the signature references.
+pub const MESSAGING_ID: &str = "_ebmessaging";
+
+/// An access point as ebMS names it: the CN of its AP certificate (`AP0001-SDK-QA`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub id: String,
+    pub party_type: String,
+}
+
+impl Party {
+    pub fn ap(id: &str) -> Party {
+        Party {
+            id: id.to_owned(),
+            party_type: PARTY_TYPE_AP.to_owned(),
+        }
+    }
+}
+
+/// One payload: a MIME part named by `href` (`cid:…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub href: String,
+    pub mime_type: String,
+    pub compressed: bool,
+}
+
+/// A UserMessage with the SDK P-Mode (One-Way/Push).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMessage {
+    pub message_id: String,
+    pub timestamp: OffsetDateTime,
+    pub ref_to_message_id: Option<String>,
+    pub from: Party,
+    pub to: Party,
+    /// `PROCESSID`, e.g. `bdx:noprocess`.
+    pub service: String,
+    /// `busdox-docid-qns::` + the document id.
+    pub action: String,
+    pub conversation_id: String,
+    /// C1: the sending organisation's participant id (= XHE FromParty).
+    pub original_sender: String,
+    /// C4: the receiving organisation's participant id (= XHE ToParty).
+    pub final_recipient: String,
+    pub payloads: Vec<PartInfo>,
+}
+
+impl UserMessage {
+    /// A message from AP `from` to AP `to` carrying one XHE (gzip-compressed, as SDK does) for `document_id`.
+    pub fn sdk(
+        from: &str,
+        to: &str,
+        document_id: &str,
+        original_sender: &str,
+        final_recipient: &str,
+        conversation_id: &str,
+    ) -> UserMessage {
+        UserMessage {
+            message_id: format!("{}@sdk-relay", uuid::Uuid::new_v4()),
+            timestamp: OffsetDateTime::now_utc(),
+            ref_to_message_id: None,
+            from: Party::ap(from),
+            to: Party::ap(to),
+            service: "bdx:noprocess".to_owned(),
+            action: format!("{ACTION_SCHEME}::{document_id}"),
+            conversation_id: conversation_id.to_owned(),
+            original_sender: original_sender.to_owned(),
+            final_recipient: final_recipient.to_owned(),
+            payloads: vec![PartInfo {
+                href: "cid:message".to_owned(),
+                mime_type: "text/xml".to_owned(),
+                compressed: true,
+            }],
+        }
+    }
+
+    /// The `eb:Messaging` header element.
+    pub fn write(&self, w: &mut Writer) {
+        w.start(
+            "eb:Messaging",
+            &[
+                ("xmlns:eb", EB),
+                ("xmlns:wsu", WSU),
+                ("S12:mustUnderstand", "true"),
+                ("wsu:Id", MESSAGING_ID),
+            ],
+        );
+        w.start("eb:UserMessage", &[("mpc", MPC_DEFAULT)]);
+        message_info(
+            w,
+            &self.timestamp,
+            &self.message_id,
+            self.ref_to_message_id.as_deref(),
+        );
+        w.start("eb:PartyInfo", &[]);
+        for (tag, party, role) in [
+            ("eb:From", &self.from, ROLE_INITIATOR),
+            ("eb:To", &self.to, ROLE_RESPONDER),
+        ] {
+            w.start(tag, &[]);
+            w.leaf("eb:PartyId", &[("type", &party.party_type)], &party.id);
+            w.leaf("eb:Role", &[], role);
+            w.end();
+        }
+        w.end();
+        w.start("eb:CollaborationInfo", &[]);
+        w.leaf("eb:Service", &[("type", SERVICE_TYPE)], &self.service);
+        w.leaf("eb:Action", &[], &self.action);
+        w.leaf("eb:ConversationId", &[], &self.conversation_id);
+        w.end();
+        w.start("eb:MessageProperties", &[]);
+        w.leaf(
+            "eb:Property",
+            &[("name", "originalSender"), ("type", PARTICIPANT_SCHEME)],
+            &self.original_sender,
+        );
+        w.leaf(
+            "eb:Property",
+            &[("name", "finalRecipient"), ("type", PARTICIPANT_SCHEME)],
+            &self.final_recipient,
+        );
+        w.end();
+        w.start("eb:PayloadInfo", &[]);
+        for p in &self.payloads {
+            w.start("eb:PartInfo", &[("href", &p.href)]);
+            w.start("eb:PartProperties", &[]);
+            w.leaf("eb:Property", &[("name", "MimeType")], &p.mime_type);
+            if p.compressed {
+                w.leaf("eb:Property", &[("name", "CompressionType")], GZIP);
+            }
+            w.end();
+            w.end();
+        }
+        w.end();
+        w.end();
+        w.end();
+    }
+
+    /// Reads a UserMessage and checks it against the SDK P-Mode. Missing or malformed headers are EBMS:0009,
+    /// values that contradict the P-Mode EBMS:0010, payloads outside the message EBMS:0011.
+    pub fn read(messaging: El<'_, '_>) -> Result<UserMessage, EbmsError> {
+        let um = one(messaging, "UserMessage")?;
+        if let Some(mpc) = um.attr("mpc")
+            && mpc != MPC_DEFAULT
+        {
+            return Err(mismatch(format!("MPC {mpc:?} is not the default MPC")));
+        }
+        let (timestamp, message_id, ref_to) = read_message_info(one(um, "MessageInfo")?)?;
+        let party_info = one(um, "PartyInfo")?;
+        let from = read_party(one(party_info, "From")?, ROLE_INITIATOR)?;
+        let to = read_party(one(party_info, "To")?, ROLE_RESPONDER)?;
+        let collab = one(um, "CollaborationInfo")?;
+        let service = one(collab, "Service")?;
+        if service.attr("type") != Some(SERVICE_TYPE) {
+            return Err(mismatch(format!(
+                "Service/@type is {:?}, the SDK profile fixes {SERVICE_TYPE}",
+                service.attr("type")
+            )));
+        }
+        let action = text(one(collab, "Action")?)?;
+        if !action.starts_with(&format!("{ACTION_SCHEME}::")) {
+            return Err(mismatch(format!(
+                "Action {action:?} is not {ACTION_SCHEME}::<document id>"
+            )));
+        }
+        let props = one(um, "MessageProperties")?;
+        let property = |name: &str| -> Result<String, EbmsError> {
+            let found: Vec<El<'_, '_>> = props
+                .children_named(EB, "Property")
+                .filter(|p| p.attr("name") == Some(name))
+                .collect();
+            match found.as_slice() {
+                [one] => text(*one),
+                _ => Err(invalid(format!(
+                    "exactly one {name} message property is required, found {}",
+                    found.len()
+                ))),
+            }
+        };
+        let payloads = match um.child(EB, "PayloadInfo") {
+            Some(info) => info
+                .children_named(EB, "PartInfo")
+                .map(read_part_info)
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(UserMessage {
+            message_id,
+            timestamp,
+            ref_to_message_id: ref_to,
+            from,
+            to,
+            service: text(service)?,
+            action,
+            conversation_id: text(one(collab, "ConversationId")?)?,
+            original_sender: property("originalSender")?,
+            final_recipient: property("finalRecipient")?,
+            payloads,
+        })
+    }
+}
+
+fn invalid(detail: String) -> EbmsError {
+    EbmsError::new(ErrorCode::InvalidHeader, detail)
+}
+
+fn mismatch(detail: String) -> EbmsError {
+    EbmsError::new(ErrorCode::ProcessingModeMismatch, detail)
+}
+
+fn one<'d, 'a>(parent: El<'d, 'a>, local: &str) -> Result<El<'d, 'a>, EbmsError> {
+    let found: Vec<El<'d, 'a>> = parent.children_named(EB, local).collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(invalid(format!(
+            "{} must have exactly one eb:{local}, has {}",
+            parent.path(),
+            found.len()
+        ))),
+    }
+}
+
+fn text(el: El<'_, '_>) -> Result<String, EbmsError> {
+    let t = el.text().trim().to_owned();
+    if t.is_empty() {
+        Err(invalid(format!("{} is empty", el.path())))
+    } else {
+        Ok(t)
+    }
+}
+
+fn message_info(w: &mut Writer, timestamp: &OffsetDateTime, id: &str, ref_to: Option<&str>) {
+    w.start("eb:MessageInfo", &[]);
+    let ts = timestamp
+        .to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    w.leaf("eb:Timestamp", &[], &ts);
+    w.leaf("eb:MessageId", &[], id);
+    if let Some(r) = ref_to {
+        w.leaf("eb:RefToMessageId", &[], r);
+    }
+    w.end();
+}
+
+fn read_message_info(
+    info: El<'_, '_>,
+) -> Result<(OffsetDateTime, String, Option<String>), EbmsError> {
+    let ts_text = text(one(info, "Timestamp")?)?;
+    let timestamp = OffsetDateTime::parse(&ts_text, &Rfc3339)
+        .map_err(|e| invalid(format!("eb:Timestamp {ts_text:?} is not a dateTime: {e}")))?;
+    let message_id = text(one(info, "MessageId")?)?;
+    let ref_to = match info.child(EB, "RefToMessageId") {
+        Some(r) => Some(text(r)?),
+        None => None,
+    };
+    Ok((timestamp, message_id, ref_to))
+}
+
+fn read_party(el: El<'_, '_>, role: &str) -> Result<Party, EbmsError> {
+    let id = one(el, "PartyId")?;
+    let party_type = id.attr("type").unwrap_or_default().to_owned();
+    if party_type != PARTY_TYPE_AP {
+        return Err(mismatch(format!(
+            "{} type {party_type:?} is not the SDK AP party type {PARTY_TYPE_AP}",
+            id.path()
+        )));
+    }
+    let found_role = text(one(el, "Role")?)?;
+    if found_role != role {
+        return Err(mismatch(format!(
+            "{} role {found_role:?} is not {role}",
+            el.path()
+        )));
+    }
+    Ok(Party {
+        id: text(id)?,
+        party_type,
+    })
+}
+
+fn read_part_info(el: El<'_, '_>) -> Result<PartInfo, EbmsError> {
+    let href = el.attr("href").unwrap_or_default().to_owned();
+    if !href.starts_with("cid:") {
+        return Err(EbmsError::new(
+            ErrorCode::ExternalPayloadError,
+            format!(
+                "PartInfo href {href:?} is not a cid: reference to a MIME part of this message"
+            ),
+        ));
+    }
+    let props: Vec<(String, String)> = match el.child(EB, "PartProperties") {
+        Some(p) => p
+            .children_named(EB, "Property")
+            .map(|p| {
+                (
+                    p.attr("name").unwrap_or_default().to_owned(),
+                    p.text().trim().to_owned(),
+                )
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let get = |name: &str| {
+        props
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mime_type = get("MimeType")
+        .ok_or_else(|| invalid(format!("PartInfo {href} has no MimeType property")))?;
+    let compressed = match get("CompressionType").as_deref() {
+        None => false,
+        Some(GZIP) => true,
+        Some(other) => {
+            return Err(EbmsError::new(
+                ErrorCode::FeatureNotSupported,
+                format!("CompressionType {other:?} is not supported (only {GZIP})"),
+            ));
+        }
+    };
+    Ok(PartInfo {
+        href,
+        mime_type,
+        compressed,
+    })
+}
+
+/// One `ds:Reference` of the signature a receipt acknowledges (NRR).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NrrReference {
+    pub uri: String,
+    pub digest_method: String,
+    pub digest_value: String,
+}
+
+/// A Receipt signal for `ref_to_message_id`, carrying the references of the received message's signature.
+pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> String {
+    let mut w = Writer::new();
+    w.start(
+        "eb:Messaging",
+        &[
+            ("xmlns:eb", EB),
+            ("xmlns:wsu", WSU),
+            ("S12:mustUnderstand", "true"),
+            ("wsu:Id", MESSAGING_ID),
+        ],
+    );
+    w.start("eb:SignalMessage", &[]);
+    message_info(
+        &mut w,
+        &OffsetDateTime::now_utc(),
+        &new_message_id(),
+        Some(ref_to_message_id),
+    );
+    w.start("eb:Receipt", &[]);
+    w.start(
+        "ebbp:NonRepudiationInformation",
+        &[("xmlns:ebbp", EBBP), ("xmlns:ds", DS)],
+    );
+    for r in references {
+        w.start("ebbp:MessagePartNRInformation", &[]);
+        w.start("ds:Reference", &[("URI", &r.uri)]);
+        w.leaf("ds:DigestMethod", &[("Algorithm", &r.digest_method)], "");
+        w.leaf("ds:DigestValue", &[], &r.digest_value);
+        w.end();
+        w.end();
+    }
+    w.end();
+    w.end();
+    w.end();
+    w.end();
+    w.finish()
+}
+
+/// An Error signal, in reply to `ref_to_message_id` when the failing message's id could be read.
+pub fn write_error(ref_to_message_id: Option<&str>, errors: &[EbmsError]) -> String {
+    let mut w = Writer::new();
+    w.start(
+        "eb:Messaging",
+        &[
+            ("xmlns:eb", EB),
+            ("xmlns:wsu", WSU),
+            ("S12:mustUnderstand", "true"),
+            ("wsu:Id", MESSAGING_ID),
+        ],
+    );
+    w.start("eb:SignalMessage", &[]);
+    message_info(
+        &mut w,
+        &OffsetDateTime::now_utc(),
+        &new_message_id(),
+        ref_to_message_id,
+    );
+    for e in errors {
+        let mut attrs = vec![
+            ("category", e.code.category()),
+            ("errorCode", e.code.as_str()),
+            ("severity", e.code.severity()),
+            ("shortDescription", e.code.short_description()),
+            ("origin", "ebMS"),
+        ];
+        if let Some(r) = ref_to_message_id {
+            attrs.push(("refToMessageInError", r));
+        }
+        w.start("eb:Error", &attrs);
+        w.leaf("eb:ErrorDetail", &[], &e.detail);
+        w.end();
+    }
+    w.end();
+    w.end();
+    w.finish()
+}
+
+pub fn new_message_id() -> String {
+    format!("{}@sdk-relay", uuid::Uuid::new_v4())
+}
+
+/// The SOAP 1.2 envelope around a header set and a body (empty for AS4: the payloads are MIME parts).
+pub fn envelope(headers: &[&str], body_id: &str) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<S12:Envelope xmlns:S12=\"{S12}\" xmlns:wsu=\"{WSU}\"><S12:Header>"
+    );
+    for h in headers {
+        out.push_str(h.trim_end());
+    }
+    out.push_str(&format!(
+        "</S12:Header><S12:Body wsu:Id=\"{body_id}\"/></S12:Envelope>"
+    ));
+    out
+}

@@ -1,0 +1,255 @@
+//! Attachment encryption for AS4 (CEF eDelivery AS4 1.15): one AES-128-GCM content key per message,
+//! transported with xmlenc11 RSA-OAEP (SHA-256, MGF1-SHA-256) to the receiver's AP certificate; one
+//! `xenc:EncryptedData` per attachment whose CipherReference names the MIME part (`cid:`), which then holds
+//! IV ‖ ciphertext ‖ tag.
+
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use base64::Engine;
+use rustls_pki_types::CertificateDer;
+
+use super::error::{EbmsError, ErrorCode};
+use crate::pki::CertInfo;
+use crate::xml::El;
+use crate::xml::names::{DS, WSSE, XENC};
+use crate::xmlsec::keys::wrap_key;
+use crate::xmlsec::{Oaep, PayloadKey};
+
+pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub const RSA_OAEP: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
+pub const MGF1_SHA256: &str = "http://www.w3.org/2009/xmlenc11#mgf1sha256";
+pub const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
+pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+pub const CONTENT_ONLY: &str =
+    "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Only";
+pub const CIPHERTEXT_TRANSFORM: &str =
+    "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Ciphertext-Transform";
+pub const ENCRYPTED_KEY_ID: &str = "_encryptedkey";
+
+const NONCE_LEN: usize = 12;
+
+/// The encrypted attachments and the Security header elements that describe them.
+pub struct Encrypted {
+    /// `xenc:EncryptedKey` followed by one `xenc:EncryptedData` per attachment.
+    pub header: String,
+    /// (content id, ciphertext) in the order given.
+    pub parts: Vec<(String, Vec<u8>)>,
+}
+
+/// Encrypts `attachments` (content id, MIME type, content) to `recipient`.
+pub fn encrypt(
+    attachments: &[(&str, &str, &[u8])],
+    recipient: &CertificateDer<'_>,
+) -> Result<Encrypted, EbmsError> {
+    let info =
+        CertInfo::parse(recipient).map_err(|e| other(format!("receiver AP certificate: {e}")))?;
+    let (issuer, serial) = issuer_serial(recipient)?;
+    let mut key_bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut key_bytes).map_err(|_| other("no randomness".into()))?;
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_128_GCM, &key_bytes).map_err(|_| other("AES key".into()))?,
+    );
+    let wrapped = wrap_key(&info, Oaep::Sha256, &key_bytes).map_err(|e| other(e.to_string()))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut data_refs = String::new();
+    let mut data = String::new();
+    let mut parts = Vec::new();
+    for (i, (cid, mime_type, content)) in attachments.iter().enumerate() {
+        let id = format!("_encrypteddata{}", i + 1);
+        data_refs.push_str(&format!("<xenc:DataReference URI=\"#{id}\"/>"));
+        data.push_str(&format!(
+            "<xenc:EncryptedData xmlns:xenc=\"{XENC}\" Id=\"{id}\" MimeType=\"{mime_type}\" Type=\"{CONTENT_ONLY}\">\
+<xenc:EncryptionMethod Algorithm=\"{AES128_GCM}\"/>\
+<ds:KeyInfo xmlns:ds=\"{DS}\"><wsse:SecurityTokenReference><wsse:Reference URI=\"#{ENCRYPTED_KEY_ID}\"/></wsse:SecurityTokenReference></ds:KeyInfo>\
+<xenc:CipherData><xenc:CipherReference URI=\"cid:{cid}\"><xenc:Transforms><ds:Transform xmlns:ds=\"{DS}\" Algorithm=\"{CIPHERTEXT_TRANSFORM}\"/></xenc:Transforms></xenc:CipherReference></xenc:CipherData>\
+</xenc:EncryptedData>"
+        ));
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| other("no randomness".into()))?;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + content.len() + 16);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(content);
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut sealed[NONCE_LEN..],
+            )
+            .map_err(|_| other("AES-GCM".into()))?;
+        sealed.extend_from_slice(tag.as_ref());
+        parts.push(((*cid).to_owned(), sealed));
+    }
+    let header = format!(
+        "<xenc:EncryptedKey xmlns:xenc=\"{XENC}\" Id=\"{ENCRYPTED_KEY_ID}\">\
+<xenc:EncryptionMethod Algorithm=\"{RSA_OAEP}\"><ds:DigestMethod xmlns:ds=\"{DS}\" Algorithm=\"{SHA256}\"/><xenc11:MGF xmlns:xenc11=\"{XENC11}\" Algorithm=\"{MGF1_SHA256}\"/></xenc:EncryptionMethod>\
+<ds:KeyInfo xmlns:ds=\"{DS}\"><wsse:SecurityTokenReference><ds:X509Data><ds:X509IssuerSerial><ds:X509IssuerName>{issuer}</ds:X509IssuerName><ds:X509SerialNumber>{serial}</ds:X509SerialNumber></ds:X509IssuerSerial></ds:X509Data></wsse:SecurityTokenReference></ds:KeyInfo>\
+<xenc:CipherData><xenc:CipherValue>{wrapped}</xenc:CipherValue></xenc:CipherData>\
+<xenc:ReferenceList>{data_refs}</xenc:ReferenceList></xenc:EncryptedKey>{data}",
+        issuer = xml_escape(&issuer),
+        serial = serial,
+        wrapped = b64.encode(&wrapped),
+    );
+    Ok(Encrypted { header, parts })
+}
+
+/// The X509IssuerSerial that names the receiver's certificate (issuer DN, serial in decimal).
+fn issuer_serial(cert: &CertificateDer<'_>) -> Result<(String, String), EbmsError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, c) = X509Certificate::from_der(cert)
+        .map_err(|e| other(format!("receiver AP certificate: {e}")))?;
+    Ok((c.issuer().to_string(), c.tbs_certificate.serial.to_string()))
+}
+
+fn other(detail: String) -> EbmsError {
+    EbmsError::new(ErrorCode::Other, detail)
+}
+
+fn failed(detail: impl Into<String>) -> EbmsError {
+    EbmsError::new(ErrorCode::FailedDecryption, detail)
+}
+
+fn policy(detail: impl Into<String>) -> EbmsError {
+    EbmsError::new(ErrorCode::PolicyNoncompliance, detail)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+}
+
+/// What the Security header says about one encrypted attachment.
+pub struct EncryptedPart {
+    pub content_id: String,
+    pub mime_type: Option<String>,
+    algorithm: &'static aws_lc_rs::aead::Algorithm,
+}
+
+/// Reads the EncryptedKey and EncryptedData elements of a verified Security header and unwraps the content
+/// key with `key` (one RSA private-key operation).
+pub fn read(
+    security: El<'_, '_>,
+    key: &dyn PayloadKey,
+) -> Result<(Vec<EncryptedPart>, Vec<u8>), EbmsError> {
+    let keys: Vec<El<'_, '_>> = security.children_named(XENC, "EncryptedKey").collect();
+    let [encrypted_key] = keys.as_slice() else {
+        return Err(policy(format!(
+            "the Security header must carry exactly one xenc:EncryptedKey (attachments must be encrypted), has {}",
+            keys.len()
+        )));
+    };
+    let method = encrypted_key
+        .child(XENC, "EncryptionMethod")
+        .ok_or_else(|| policy("EncryptedKey without EncryptionMethod"))?;
+    let digest = method
+        .child(DS, "DigestMethod")
+        .and_then(|d| d.attr("Algorithm"));
+    let mgf = method
+        .child(XENC11, "MGF")
+        .and_then(|d| d.attr("Algorithm"));
+    if method.attr("Algorithm") != Some(RSA_OAEP)
+        || digest != Some(SHA256)
+        || mgf != Some(MGF1_SHA256)
+    {
+        return Err(policy(format!(
+            "key transport must be xmlenc11 rsa-oaep with sha256 and mgf1sha256, found {:?} / {digest:?} / {mgf:?}",
+            method.attr("Algorithm")
+        )));
+    }
+    let wrapped = encrypted_key
+        .child(XENC, "CipherData")
+        .and_then(|c| c.child(XENC, "CipherValue"))
+        .ok_or_else(|| policy("EncryptedKey without CipherValue"))?;
+    let compact: String = wrapped
+        .text()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let wrapped = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| failed(format!("EncryptedKey CipherValue: {e}")))?;
+    let key_id = encrypted_key.attr("Id").unwrap_or_default();
+    let mut parts = Vec::new();
+    for data in security.children_named(XENC, "EncryptedData") {
+        let algorithm = match data
+            .child(XENC, "EncryptionMethod")
+            .and_then(|m| m.attr("Algorithm"))
+        {
+            Some(AES128_GCM) => &AES_128_GCM,
+            Some(AES256_GCM) => &AES_256_GCM,
+            other => {
+                return Err(policy(format!(
+                    "attachment encryption {other:?} is not AES-GCM"
+                )));
+            }
+        };
+        let points_at_key = data
+            .child(DS, "KeyInfo")
+            .and_then(|k| k.child(WSSE, "SecurityTokenReference"))
+            .and_then(|s| s.child(WSSE, "Reference"))
+            .and_then(|r| r.attr("URI"))
+            .is_none_or(|u| u.strip_prefix('#') == Some(key_id));
+        if !points_at_key {
+            return Err(policy(
+                "an EncryptedData names a key other than the message's EncryptedKey",
+            ));
+        }
+        let uri = data
+            .child(XENC, "CipherData")
+            .and_then(|c| c.child(XENC, "CipherReference"))
+            .and_then(|r| r.attr("URI"))
+            .ok_or_else(|| policy("EncryptedData without a CipherReference to an attachment"))?;
+        let cid = uri
+            .strip_prefix("cid:")
+            .ok_or_else(|| policy(format!("CipherReference {uri:?} is not a cid: reference")))?;
+        parts.push(EncryptedPart {
+            content_id: cid.to_owned(),
+            mime_type: data.attr("MimeType").map(str::to_owned),
+            algorithm,
+        });
+    }
+    let content_key = key.unwrap_key(Oaep::Sha256, &wrapped).map_err(|e| {
+        failed(format!(
+            "the content key does not decrypt with our AP key: {e}"
+        ))
+    })?;
+    Ok((parts, content_key))
+}
+
+/// Decrypts one attachment (IV ‖ ciphertext ‖ tag); GCM's tag authenticates it.
+pub fn decrypt(
+    part: &EncryptedPart,
+    content_key: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, EbmsError> {
+    if content_key.len() != part.algorithm.key_len() {
+        return Err(failed(format!(
+            "the content key is {} bytes, the algorithm needs {}",
+            content_key.len(),
+            part.algorithm.key_len()
+        )));
+    }
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(failed(format!(
+            "attachment {} is too short to be AES-GCM output",
+            part.content_id
+        )));
+    }
+    let key = LessSafeKey::new(
+        UnboundKey::new(part.algorithm, content_key).map_err(|_| failed("AES key"))?,
+    );
+    let (nonce, rest) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| failed("nonce"))?;
+    let mut buffer = rest.to_vec();
+    let plain_len = key
+        .open_in_place(nonce, Aad::empty(), &mut buffer)
+        .map_err(|_| {
+            failed(format!(
+                "attachment {} does not decrypt (changed, or not for us)",
+                part.content_id
+            ))
+        })?
+        .len();
+    buffer.truncate(plain_len);
+    Ok(buffer)
+}

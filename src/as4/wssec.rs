@@ -1,0 +1,270 @@
+//! WS-Security 1.1 for AS4 (CEF eDelivery AS4 1.15, SDK §2.3): the sender's AP certificate as
+//! BinarySecurityToken, a `wsu:Timestamp`, and one signature (exc-c14n, RSA-SHA256, SHA-256) over
+//! `eb:Messaging`, the SOAP Body, the Timestamp and every attachment (Attachment-Content-Signature-Transform).
+//!
+//! Verification never searches the document for what a reference points at: the required parts are found by
+//! their position in the tree (`/Envelope/Header/eb:Messaging`, `/Envelope/Body`, the Timestamp in the
+//! Security header, the MIME attachments), and every reference must name exactly one of them, each once.
+
+use aws_lc_rs::signature::{self, RsaKeyPair, UnparsedPublicKey};
+use base64::Engine;
+use bergshamra::c14n::{C14nMode, canonicalize_doc};
+use bergshamra::xml::NodeSet;
+use rustls_pki_types::CertificateDer;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::ebms::{MESSAGING_ID, NrrReference};
+use super::error::{EbmsError, ErrorCode};
+use crate::pki::CertInfo;
+use crate::xml::names::{DS, EB, S12, WSSE, WSU};
+use crate::xml::{Doc, El};
+
+pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+pub const ATTACHMENT_CONTENT: &str = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Signature-Transform";
+pub const X509V3: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
+pub const BASE64_BINARY: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
+pub const BODY_ID: &str = "_body";
+pub const TIMESTAMP_ID: &str = "_timestamp";
+pub const BST_ID: &str = "_bst";
+
+/// The AP key that signs messages and receipts, with its certificate (sent as BinarySecurityToken).
+pub struct ApSigner {
+    key: RsaKeyPair,
+    certificate: CertificateDer<'static>,
+}
+
+impl ApSigner {
+    pub fn new(
+        key: &rcgen::KeyPair,
+        certificate: CertificateDer<'static>,
+    ) -> Result<Self, EbmsError> {
+        let key = RsaKeyPair::from_pkcs8(&key.serialize_der())
+            .map_err(|e| EbmsError::new(ErrorCode::Other, format!("AP key: {e}")))?;
+        Ok(ApSigner { key, certificate })
+    }
+
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.certificate
+    }
+}
+
+/// The opening of the Security header up to where the signature goes: token, timestamp and `extra` (the
+/// encryption elements, when there are any). Close it with [`SECURITY_END`].
+pub fn security_start(
+    certificate: &CertificateDer<'_>,
+    now: OffsetDateTime,
+    extra: &str,
+) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let created = now.format(&Rfc3339).unwrap_or_default();
+    let expires = (now + time::Duration::minutes(5))
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    format!(
+        "<wsse:Security xmlns:wsse=\"{WSSE}\" S12:mustUnderstand=\"true\">\
+<wsse:BinarySecurityToken EncodingType=\"{BASE64_BINARY}\" ValueType=\"{X509V3}\" wsu:Id=\"{BST_ID}\">{cert}</wsse:BinarySecurityToken>\
+<wsu:Timestamp wsu:Id=\"{TIMESTAMP_ID}\"><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>{extra}",
+        cert = b64.encode(certificate),
+    )
+}
+
+pub const SECURITY_END: &str = "</wsse:Security>";
+
+/// Signs the envelope `unsigned` (whose Security header is `security_start` + [`SECURITY_END`]) and the
+/// attachments `(content_id, content)`: returns the signed envelope and the references, for NRR.
+pub fn sign(
+    unsigned: &str,
+    security_start: &str,
+    attachments: &[(&str, &[u8])],
+    signer: &ApSigner,
+) -> Result<(String, Vec<NrrReference>), EbmsError> {
+    let doc = crate::xml::parse(unsigned, &crate::xml::Limits::default())
+        .map_err(|e| internal(format!("our own envelope does not parse: {e}")))?;
+    let parts = Parts::locate(&doc)?;
+    let mut references = Vec::new();
+    for (id, el) in [
+        (MESSAGING_ID, parts.messaging),
+        (BODY_ID, parts.body),
+        (TIMESTAMP_ID, parts.timestamp),
+    ] {
+        references.push(NrrReference {
+            uri: format!("#{id}"),
+            digest_method: SHA256.to_owned(),
+            digest_value: digest_b64(&exc_c14n(el)?),
+        });
+    }
+    for (id, content) in attachments {
+        references.push(NrrReference {
+            uri: format!("cid:{id}"),
+            digest_method: SHA256.to_owned(),
+            digest_value: digest_b64(content),
+        });
+    }
+    let signed_info = signed_info(&references);
+    let canonical = {
+        let si = crate::xml::parse(&signed_info, &crate::xml::Limits::default())
+            .map_err(|e| internal(format!("SignedInfo: {e}")))?;
+        exc_c14n(si.root())?
+    };
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut value = vec![0u8; signer.key.public_modulus_len()];
+    signer
+        .key
+        .sign(&signature::RSA_PKCS1_SHA256, &rng, &canonical, &mut value)
+        .map_err(|_| internal("RSA signing failed".into()))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let signature = format!(
+        "<ds:Signature xmlns:ds=\"{DS}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue>\
+<ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI=\"#{BST_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>",
+        value = b64.encode(&value),
+    );
+    let at = unsigned
+        .find(security_start)
+        .map(|i| i + security_start.len())
+        .ok_or_else(|| internal("the Security header is not in the envelope".into()))?;
+    let mut signed = String::with_capacity(unsigned.len() + signature.len());
+    signed.push_str(&unsigned[..at]);
+    signed.push_str(&signature);
+    signed.push_str(&unsigned[at..]);
+    Ok((signed, references))
+}
+
+fn signed_info(references: &[NrrReference]) -> String {
+    let mut s = format!(
+        "<ds:SignedInfo xmlns:ds=\"{DS}\"><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{RSA_SHA256}\"/>"
+    );
+    for r in references {
+        let transform = if r.uri.starts_with("cid:") {
+            ATTACHMENT_CONTENT
+        } else {
+            EXC_C14N
+        };
+        s.push_str(&format!(
+            "<ds:Reference URI=\"{}\"><ds:Transforms><ds:Transform Algorithm=\"{transform}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference>",
+            r.uri, r.digest_method, r.digest_value
+        ));
+    }
+    s.push_str("</ds:SignedInfo>");
+    s
+}
+
+fn internal(detail: String) -> EbmsError {
+    EbmsError::new(ErrorCode::Other, detail)
+}
+
+fn policy(detail: impl Into<String>) -> EbmsError {
+    EbmsError::new(ErrorCode::PolicyNoncompliance, detail)
+}
+
+fn auth(detail: impl Into<String>) -> EbmsError {
+    EbmsError::new(ErrorCode::FailedAuthentication, detail)
+}
+
+fn digest_b64(bytes: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    base64::engine::general_purpose::STANDARD.encode(d.as_ref())
+}
+
+fn exc_c14n(el: El<'_, '_>) -> Result<Vec<u8>, EbmsError> {
+    let (doc, id) = el.raw_parts();
+    canonicalize_doc(
+        doc,
+        C14nMode::Exclusive,
+        Some(&NodeSet::tree_without_comments(id, doc)),
+        &[] as &[&str],
+    )
+    .map_err(|e| internal(format!("exclusive C14N of {}: {e}", el.path())))
+}
+
+/// The parts a signature must cover, found by position.
+pub(crate) struct Parts<'d, 'a> {
+    pub messaging: El<'d, 'a>,
+    pub body: El<'d, 'a>,
+    pub security: El<'d, 'a>,
+    pub timestamp: El<'d, 'a>,
+}
+
+impl<'d, 'a> Parts<'d, 'a> {
+    pub(crate) fn locate(doc: &'d Doc<'a>) -> Result<Parts<'d, 'a>, EbmsError> {
+        let root = doc.root();
+        if !root.is(S12, "Envelope") {
+            return Err(EbmsError::new(
+                ErrorCode::InvalidHeader,
+                format!(
+                    "the root is {{{}}}{}, not a SOAP 1.2 Envelope",
+                    root.ns(),
+                    root.local()
+                ),
+            ));
+        }
+        let header = only(root, S12, "Header", ErrorCode::InvalidHeader)?;
+        let body = only(root, S12, "Body", ErrorCode::InvalidHeader)?;
+        let messaging = only(header, EB, "Messaging", ErrorCode::InvalidHeader)?;
+        let security = only(header, WSSE, "Security", ErrorCode::PolicyNoncompliance)?;
+        let timestamp = only(security, WSU, "Timestamp", ErrorCode::PolicyNoncompliance)?;
+        Ok(Parts {
+            messaging,
+            body,
+            security,
+            timestamp,
+        })
+    }
+}
+
+fn only<'d, 'a>(
+    parent: El<'d, 'a>,
+    ns: &str,
+    local: &str,
+    code: ErrorCode,
+) -> Result<El<'d, 'a>, EbmsError> {
+    let found: Vec<El<'d, 'a>> = parent.children_named(ns, local).collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(EbmsError::new(
+            code,
+            format!(
+                "{} must have exactly one {local}, has {}",
+                parent.path(),
+                found.len()
+            ),
+        )),
+    }
+}
+
+fn wsu_id<'d>(el: El<'d, '_>) -> Option<&'d str> {
+    el.attributes()
+        .iter()
+        .find(|a| a.name.namespace_uri.as_deref() == Some(WSU) && a.name.local_name == "Id")
+        .map(|a| a.value.as_ref())
+}
+
+/// A signature that verified over the XML parts; the attachment digests still to be compared with the
+/// decrypted attachments, and the signer's certificate still to be judged by `pki`.
+#[derive(Debug)]
+pub struct SignatureCheck {
+    pub signer: CertificateDer<'static>,
+    /// Every reference of the signature, in order (what a receipt's NRR repeats).
+    pub references: Vec<NrrReference>,
+    /// (content id, expected SHA-256, base64) of each attachment.
+    pub attachment_digests: Vec<(String, String)>,
+}
+
+/// Verifies the signature of a received envelope over Messaging, Body and Timestamp, and that it references
+/// each of `attachment_ids` exactly once. Attachment digests are returned for [`check_attachment`], because
+/// attachments are signed before they are encrypted.
+pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, EbmsError> {
+    let parts = Parts::locate(doc)?;
+    // Ids must be unique in the whole envelope, so a reference cannot be pointed at a copy.
+    let mut ids = std::collections::HashMap::new();
+    for el in doc.root().descendants_or_self() {
+        if let Some(id) = wsu_id(el).or_else(|| el.attr("Id"))
+            && ids.insert(id.to_owned(), el).is_some()
+        {
+            return Err(policy(format!("the Id {id:?} occurs twice in the envelope")));
+        }
+    }
+

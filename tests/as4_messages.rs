@@ -1,0 +1,331 @@
+//! AS4 messages between two access points of a test federation: packing, unpacking, receipts, and every
+//! tampering refused with the right ebMS error.
+
+mod common;
+
+use common::o2o::{Party, party};
+use rustls_pki_types::CertificateDer;
+use sdk_relay::as4::ebms::{PartInfo, UserMessage};
+use sdk_relay::as4::gzip::InflateLimits;
+use sdk_relay::as4::mime::MimeLimits;
+use sdk_relay::as4::pack::{self, Packed, ReceivePolicy, Refused};
+use sdk_relay::as4::wssec::ApSigner;
+use sdk_relay::as4::{ErrorCode, mime};
+use sdk_relay::pki::truststore::Trust;
+use sdk_relay::pki::{Checker, Env, Purpose, RevocationPolicy, TrustStore};
+use sdk_relay::xml::Limits;
+
+const DOC_ID: &str = "urn:riv:infrastructure:messaging:MessageWithAttachments:3::messagePayload##3.0::tm-base-ext-sigenc";
+
+struct Net {
+    _dir: tempfile::TempDir,
+    sender: Party,
+    receiver: Party,
+    /// AP0003 of the same federation.
+    stranger: Party,
+    /// An AP certificate from another environment's federation, named like the sender.
+    other_env: Party,
+    expired: Party,
+    trust: Trust,
+    env: Env,
+}
+
+fn net() -> Net {
+    let dir = tempfile::tempdir().unwrap();
+    let fed = common::pki::federation(&dir.path().join("fed"), "as4-test");
+    let other = common::pki::federation(&dir.path().join("other"), "other-env");
+    let data_dir = dir.path().join("node");
+    common::pki::trust_federation(&data_dir, &fed);
+    common::pki::trust_federation(&data_dir, &other);
+    let (key, chain) = fed
+        .issue(
+            Purpose::Ap,
+            &common::pki::subject("AP0001-SDK-TEST"),
+            &common::pki::expired(),
+        )
+        .unwrap();
+    let expired = Party {
+        key,
+        cert: chain[0].clone(),
+        key_pem: dir.path().join("unused"),
+        cert_pem: dir.path().join("unused"),
+    };
+    Net {
+        sender: party(dir.path(), &fed, Purpose::Ap, "AP0001-SDK-TEST", "ap1"),
+        receiver: party(dir.path(), &fed, Purpose::Ap, "AP0002-SDK-TEST", "ap2"),
+        stranger: party(dir.path(), &fed, Purpose::Ap, "AP0003-SDK-TEST", "ap3"),
+        other_env: party(
+            dir.path(),
+            &other,
+            Purpose::Ap,
+            "AP0001-SDK-TEST",
+            "ap1-other",
+        ),
+        expired,
+        trust: TrustStore::open(&data_dir).load().unwrap(),
+        env: common::pki::env("as4-test"),
+        _dir: dir,
+    }
+}
+
+fn signer(p: &Party) -> ApSigner {
+    ApSigner::new(&p.key, p.cert.clone()).unwrap()
+}
+
+fn message(payloads: usize) -> UserMessage {
+    let mut m = UserMessage::sdk(
+        "AP0001-SDK-TEST",
+        "AP0002-SDK-TEST",
+        DOC_ID,
+        "0203:kommun-a.example.se",
+        "0203:region-b.example.se",
+        "conversation-1",
+    );
+    m.payloads = (0..payloads)
+        .map(|i| PartInfo {
+            href: format!("cid:payload-{i}@sdk-relay"),
+            mime_type: "text/xml".into(),
+            compressed: true,
+        })
+        .collect();
+    m
+}
+
+fn xhe() -> Vec<u8> {
+    common::o2o::clear_envelope().into_bytes()
+}
+
+fn send(n: &Net, from: &Party, payloads: &[&[u8]]) -> Packed {
+    pack::pack(
+        &message(payloads.len()),
+        payloads,
+        &signer(from),
+        &n.receiver.cert,
+    )
+    .expect("pack")
+}
+
+fn receive(n: &Net, packed_type: &str, body: &[u8]) -> Result<pack::Received, Refused> {
+    let checker = Checker::new(&n.trust, RevocationPolicy::default());
+    let policy = ReceivePolicy {
+        checker: &checker,
+        env: &n.env,
+        at: time::OffsetDateTime::now_utc(),
+        inflate: InflateLimits::default(),
+        mime: MimeLimits::default(),
+        xml: Limits::default(),
+    };
+    pack::unpack(packed_type, body, &policy, &n.receiver.payload_key())
+}
+
+#[test]
+fn a_message_with_several_payloads_arrives_in_order_and_its_receipt_verifies() {
+    let n = net();
+    let first = xhe();
+    let second = b"second payload \x00\xff binary".to_vec();
+    let packed = send(&n, &n.sender, &[&first, &second]);
+    // The payloads travel compressed and encrypted: not readable in the body.
+    assert!(!String::from_utf8_lossy(&packed.body).contains("messageHeader"));
+    assert!(packed.content_type.starts_with("multipart/related"));
+    let received = receive(&n, &packed.content_type, &packed.body).expect("unpack");
+    assert_eq!(received.payloads.len(), 2);
+    assert_eq!(received.payloads[0].1, first);
+    assert_eq!(received.payloads[1].1, second);
+    assert_eq!(received.message.from.id, "AP0001-SDK-TEST");
+    assert_eq!(received.message.conversation_id, "conversation-1");
+    assert_eq!(received.message.original_sender, "0203:kommun-a.example.se");
+    assert_eq!(
+        received.message.action,
+        format!("busdox-docid-qns::{DOC_ID}")
+    );
+    assert_eq!(received.signer, n.sender.cert);
+    // Messaging, Body, Timestamp and both attachments are signed.
+    assert_eq!(received.references.len(), 5);
+    assert_eq!(received.references, packed.references);
+
+    let receipt = pack::receipt(&received, &signer(&n.receiver)).unwrap();
+    assert!(receipt.contains("ebbp:NonRepudiationInformation"));
+    pack::verify_receipt(receipt.as_bytes(), &packed, &n.receiver.cert).expect("receipt verifies");
+    // A receipt for another message, or signed by someone else, is EBMS:0302.
+    let other = send(&n, &n.sender, &[&first]);
+    assert_eq!(
+        pack::verify_receipt(receipt.as_bytes(), &other, &n.receiver.cert)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidReceipt
+    );
+    assert_eq!(
+        pack::verify_receipt(receipt.as_bytes(), &packed, &n.stranger.cert)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidReceipt
+    );
+    let tampered = receipt.replacen("<ds:DigestValue>", "<ds:DigestValue>AAAA", 1);
+    assert_eq!(
+        pack::verify_receipt(tampered.as_bytes(), &packed, &n.receiver.cert)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidReceipt
+    );
+}
+
+fn soap_and_parts(p: &Packed) -> (String, Vec<mime::Part>) {
+    let m = mime::read(&p.content_type, &p.body, &MimeLimits::default()).unwrap();
+    (String::from_utf8(m.soap.body).unwrap(), m.attachments)
+}
+
+fn rebuild(soap: &str, parts: &[mime::Part]) -> (String, Vec<u8>) {
+    mime::write(soap.as_bytes(), parts)
+}
+
+fn code_of(n: &Net, body: (String, Vec<u8>)) -> ErrorCode {
+    receive(n, &body.0, &body.1)
+        .expect_err("refused")
+        .error
+        .code
+}
+
+#[test]
+fn tampered_messages_are_refused_with_the_right_ebms_error() {
+    let n = net();
+    let payload = xhe();
+    let packed = send(&n, &n.sender, &[&payload]);
+    let (soap, parts) = soap_and_parts(&packed);
+
+    // One byte of the encrypted attachment changed: AES-GCM refuses it.
+    let mut flipped = parts.clone();
+    flipped[0].body[40] ^= 1;
+    assert_eq!(
+        code_of(&n, rebuild(&soap, &flipped)),
+        ErrorCode::FailedDecryption
+    );
+
+    // The attachment reference removed from the signature.
+    let start = soap.find("<ds:Reference URI=\"cid:").unwrap();
+    let end = start + soap[start..].find("</ds:Reference>").unwrap() + "</ds:Reference>".len();
+    let removed = format!("{}{}", &soap[..start], &soap[end..]);
+    assert_eq!(
+        code_of(&n, rebuild(&removed, &parts)),
+        ErrorCode::PolicyNoncompliance
+    );
+
+    // A reference swapped to point at the Security header's token instead of the Body.
+    let swapped = soap.replacen("URI=\"#_body\"", "URI=\"#_bst\"", 1);
+    assert_eq!(
+        code_of(&n, rebuild(&swapped, &parts)),
+        ErrorCode::PolicyNoncompliance
+    );
+
+    // eb:Messaging moved into the Body (wrapping): the header no longer has it where it must be.
+    let m_start = soap.find("<eb:Messaging").unwrap();
+    let m_end = soap.find("</eb:Messaging>").unwrap() + "</eb:Messaging>".len();
+    let messaging = &soap[m_start..m_end];
+    let moved = format!("{}{}", &soap[..m_start], &soap[m_end..]).replacen(
+        "<S12:Body wsu:Id=\"_body\"/>",
+        &format!("<S12:Body wsu:Id=\"_body\">{messaging}</S12:Body>"),
+        1,
+    );
+    assert_eq!(
+        code_of(&n, rebuild(&moved, &parts)),
+        ErrorCode::InvalidHeader
+    );
+
+    // A second Body.
+    let two_bodies = soap.replacen("</S12:Envelope>", "<S12:Body/></S12:Envelope>", 1);
+    assert_eq!(
+        code_of(&n, rebuild(&two_bodies, &parts)),
+        ErrorCode::InvalidHeader
+    );
+
+    // A header value changed after signing.
+    let changed = soap.replacen("conversation-1", "conversation-2", 1);
+    assert_eq!(
+        code_of(&n, rebuild(&changed, &parts)),
+        ErrorCode::FailedAuthentication
+    );
+
+    // A gzip bomb, properly signed and encrypted by a trusted sender.
+    let bomb = vec![b'A'; 60 * 1024 * 1024];
+    let packed_bomb = send(&n, &n.sender, &[&bomb]);
+    let refused =
+        receive(&n, &packed_bomb.content_type, &packed_bomb.body).expect_err("bomb refused");
+    assert_eq!(refused.error.code, ErrorCode::DecompressionFailure);
+    assert_eq!(
+        refused.message_id.as_deref(),
+        Some(packed_bomb.message_id.as_str())
+    );
+}
+
+#[test]
+fn senders_are_judged_by_chain_environment_validity_and_party_id() {
+    let n = net();
+    let payload = xhe();
+    let detail = |from: &Party| {
+        let packed = send(&n, from, &[&payload]);
+        let refused = receive(&n, &packed.content_type, &packed.body).expect_err("refused");
+        assert_eq!(
+            refused.error.code,
+            ErrorCode::FailedAuthentication,
+            "{}",
+            refused.error
+        );
+        refused.error.detail
+    };
+    assert!(detail(&n.other_env).contains("wrong environment"));
+    assert!(detail(&n.expired).contains("expired"));
+    // A trusted AP of the federation claiming to be AP0001: its CN is not the PartyId.
+    assert!(detail(&n.stranger).contains("AP0003-SDK-TEST"));
+}
+
+#[test]
+fn a_message_for_another_ap_does_not_decrypt() {
+    let n = net();
+    let payload = xhe();
+    let packed = pack::pack(
+        &message(1),
+        &[&payload],
+        &signer(&n.sender),
+        &n.stranger.cert,
+    )
+    .unwrap();
+    let err = receive(&n, &packed.content_type, &packed.body).expect_err("refused");
+    assert_eq!(err.error.code, ErrorCode::FailedDecryption);
+}
+
+#[test]
+fn our_signed_soap_part_verifies_with_xmlsec1_when_attachments_are_left_out() {
+    // xmlsec1 cannot resolve cid: references, so sign a receipt (Messaging, Body, Timestamp only) and let
+    // xmlsec1 check it, with the wsu:Id attribute declared as an id.
+    let n = net();
+    let payload = xhe();
+    let packed = send(&n, &n.sender, &[&payload]);
+    let received = receive(&n, &packed.content_type, &packed.body).unwrap();
+    let receipt = pack::receipt(&received, &signer(&n.receiver)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("receipt.xml");
+    std::fs::write(&path, &receipt).unwrap();
+    let cert: &CertificateDer<'_> = &n.receiver.cert;
+    let cert_pem = dir.path().join("cert.pem");
+    std::fs::write(
+        &cert_pem,
+        sdk_relay::pki::cert::to_pem(std::slice::from_ref(cert)),
+    )
+    .unwrap();
+    let out = std::process::Command::new("xmlsec1")
+        .args(["--verify", "--pubkey-cert-pem"])
+        .arg(&cert_pem)
+        .args([
+            "--id-attr:Id",
+            "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/:Messaging",
+            "--id-attr:Id",
+            "http://www.w3.org/2003/05/soap-envelope:Body",
+            "--id-attr:Id",
+            "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd:Timestamp",
+        ])
+        .arg(&path)
+        .output()
+        .expect("xmlsec1 is installed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "xmlsec1: {stderr}");
+    assert!(stderr.contains("OK"), "{stderr}");
+}
