@@ -85,11 +85,14 @@ pub fn sign(
     let doc = crate::xml::parse(unsigned, &crate::xml::Limits::default())
         .map_err(|e| internal(format!("our own envelope does not parse: {e}")))?;
     let parts = Parts::locate(&doc)?;
+    let timestamp = parts
+        .timestamp
+        .ok_or_else(|| internal("our own Security header has no Timestamp".into()))?;
     let mut references = Vec::new();
     for (id, el) in [
         (MESSAGING_ID, parts.messaging),
         (BODY_ID, parts.body),
-        (TIMESTAMP_ID, parts.timestamp),
+        (TIMESTAMP_ID, timestamp),
     ] {
         references.push(NrrReference {
             uri: format!("#{id}"),
@@ -185,7 +188,7 @@ pub(crate) struct Parts<'d, 'a> {
     pub messaging: El<'d, 'a>,
     pub body: El<'d, 'a>,
     pub security: El<'d, 'a>,
-    pub timestamp: El<'d, 'a>,
+    pub timestamp: Option<El<'d, 'a>>,
 }
 
 impl<'d, 'a> Parts<'d, 'a> {
@@ -205,7 +208,17 @@ impl<'d, 'a> Parts<'d, 'a> {
         let body = only(root, S12, "Body", ErrorCode::InvalidHeader)?;
         let messaging = only(header, EB, "Messaging", ErrorCode::InvalidHeader)?;
         let security = only(header, WSSE, "Security", ErrorCode::PolicyNoncompliance)?;
-        let timestamp = only(security, WSU, "Timestamp", ErrorCode::PolicyNoncompliance)?;
+        let timestamps: Vec<El<'d, 'a>> = security.children_named(WSU, "Timestamp").collect();
+        let timestamp = match timestamps.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            _ => {
+                return Err(EbmsError::new(
+                    ErrorCode::PolicyNoncompliance,
+                    "two wsu:Timestamp elements",
+                ));
+            }
+        };
         Ok(Parts {
             messaging,
             body,
@@ -264,7 +277,278 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
         if let Some(id) = wsu_id(el).or_else(|| el.attr("Id"))
             && ids.insert(id.to_owned(), el).is_some()
         {
-            return Err(policy(format!("the Id {id:?} occurs twice in the envelope")));
+            return Err(policy(format!(
+                "the Id {id:?} occurs twice in the envelope"
+            )));
         }
     }
 
+    let signature = only(
+        parts.security,
+        DS,
+        "Signature",
+        ErrorCode::PolicyNoncompliance,
+    )?;
+    let signed_info = only(signature, DS, "SignedInfo", ErrorCode::PolicyNoncompliance)?;
+    let c14n = only(
+        signed_info,
+        DS,
+        "CanonicalizationMethod",
+        ErrorCode::PolicyNoncompliance,
+    )?;
+    if c14n.attr("Algorithm") != Some(EXC_C14N) || c14n.children().next().is_some() {
+        return Err(policy(format!(
+            "canonicalization must be plain exclusive C14N, found {:?}",
+            c14n.attr("Algorithm")
+        )));
+    }
+    let method = only(
+        signed_info,
+        DS,
+        "SignatureMethod",
+        ErrorCode::PolicyNoncompliance,
+    )?;
+    if method.attr("Algorithm") != Some(RSA_SHA256) {
+        return Err(policy(format!(
+            "signature algorithm {:?} is not rsa-sha256",
+            method.attr("Algorithm")
+        )));
+    }
+    let signer = token(&parts, signature)?;
+    // The Timestamp is optional on receipt (some AS4 implementations send none), but signed when present.
+    let mut required = vec![parts.messaging, parts.body];
+    required.extend(parts.timestamp);
+    let mut covered_xml: Vec<El<'_, '_>> = Vec::new();
+    let mut attachment_digests: Vec<(String, String)> = Vec::new();
+    let mut references = Vec::new();
+    for reference in signed_info.children() {
+        if reference.is(DS, "CanonicalizationMethod") || reference.is(DS, "SignatureMethod") {
+            continue;
+        }
+        if !reference.is(DS, "Reference") {
+            return Err(policy(format!(
+                "unexpected {} in SignedInfo",
+                reference.path()
+            )));
+        }
+        let r = read_reference(reference)?;
+        if let Some(id) = r.uri.strip_prefix('#') {
+            let target = ids
+                .get(id)
+                .ok_or_else(|| policy(format!("reference #{id} points at nothing")))?;
+            let Some(part) = required.iter().find(|el| el.same_node(target)) else {
+                return Err(policy(format!(
+                    "reference #{id} points at {}, which is not Messaging, Body or the Timestamp",
+                    target.path()
+                )));
+            };
+            if covered_xml.iter().any(|c| c.same_node(part)) {
+                return Err(policy(format!("{} is referenced twice", part.path())));
+            }
+            if r.transform != EXC_C14N {
+                return Err(policy(format!(
+                    "reference {} must use exclusive C14N",
+                    r.uri
+                )));
+            }
+            if digest_b64(&exc_c14n(*part)?) != r.reference.digest_value {
+                return Err(auth(format!(
+                    "the digest of {} does not match: it was changed after signing",
+                    part.path()
+                )));
+            }
+            covered_xml.push(*part);
+        } else if let Some(cid) = r.uri.strip_prefix("cid:") {
+            if r.transform != ATTACHMENT_CONTENT {
+                return Err(policy(format!(
+                    "reference {} must use the Attachment-Content-Signature-Transform",
+                    r.uri
+                )));
+            }
+            if !attachment_ids.contains(&cid) {
+                return Err(policy(format!(
+                    "reference {} names no attachment of this message",
+                    r.uri
+                )));
+            }
+            if attachment_digests.iter().any(|(c, _)| c == cid) {
+                return Err(policy(format!("attachment {cid} is referenced twice")));
+            }
+            attachment_digests.push((cid.to_owned(), r.reference.digest_value.clone()));
+        } else {
+            return Err(policy(format!(
+                "reference URI {:?} is neither #id nor cid:",
+                r.uri
+            )));
+        }
+        references.push(r.reference);
+    }
+    for part in &required {
+        if !covered_xml.iter().any(|c| c.same_node(part)) {
+            return Err(policy(format!(
+                "{} is not covered by the signature",
+                part.path()
+            )));
+        }
+    }
+    for id in attachment_ids {
+        if !attachment_digests.iter().any(|(c, _)| c == id) {
+            return Err(policy(format!(
+                "attachment {id} is not covered by the signature"
+            )));
+        }
+    }
+    let value_el = only(
+        signature,
+        DS,
+        "SignatureValue",
+        ErrorCode::PolicyNoncompliance,
+    )?;
+    let value = b64_decode(&value_el.text()).map_err(|e| policy(format!("SignatureValue: {e}")))?;
+    verify_value(&signer, &exc_c14n(signed_info)?, &value)?;
+    Ok(SignatureCheck {
+        signer,
+        references,
+        attachment_digests,
+    })
+}
+
+/// RSA-SHA256 over the canonical SignedInfo, with the certificate's key.
+fn verify_value(
+    signer: &CertificateDer<'_>,
+    signed_info: &[u8],
+    value: &[u8],
+) -> Result<(), EbmsError> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+    let info = CertInfo::parse(signer).map_err(|e| auth(format!("BinarySecurityToken: {e}")))?;
+    let (_, spki) = SubjectPublicKeyInfo::from_der(&info.spki_der)
+        .map_err(|e| auth(format!("BinarySecurityToken key: {e}")))?;
+    UnparsedPublicKey::new(
+        &signature::RSA_PKCS1_2048_8192_SHA256,
+        &spki.subject_public_key.data,
+    )
+    .verify(signed_info, value)
+    .map_err(|_| auth("the signature value does not verify with the BinarySecurityToken's key"))
+}
+
+/// Compares a decrypted attachment with the digest the sender signed.
+pub fn check_attachment(
+    check: &SignatureCheck,
+    content_id: &str,
+    content: &[u8],
+) -> Result<(), EbmsError> {
+    let expected = check
+        .attachment_digests
+        .iter()
+        .find(|(c, _)| c == content_id)
+        .map(|(_, d)| d)
+        .ok_or_else(|| {
+            policy(format!(
+                "attachment {content_id} is not covered by the signature"
+            ))
+        })?;
+    if &digest_b64(content) != expected {
+        return Err(auth(format!(
+            "attachment {content_id} was changed after signing (digest mismatch)"
+        )));
+    }
+    Ok(())
+}
+
+struct ReadReference {
+    uri: String,
+    transform: String,
+    reference: NrrReference,
+}
+
+fn read_reference(reference: El<'_, '_>) -> Result<ReadReference, EbmsError> {
+    let uri = reference.attr("URI").unwrap_or_default().to_owned();
+    let transforms: Vec<El<'_, '_>> = reference
+        .child(DS, "Transforms")
+        .map(|t| t.children().collect())
+        .unwrap_or_default();
+    let [transform] = transforms.as_slice() else {
+        return Err(policy(format!(
+            "reference {uri} must have exactly one transform, has {}",
+            transforms.len()
+        )));
+    };
+    // Exclusive C14N may name InclusiveNamespaces; nothing else takes parameters here.
+    let parameters_ok = transform
+        .children()
+        .all(|p| p.local() == "InclusiveNamespaces" && p.ns() == EXC_C14N);
+    if !parameters_ok {
+        return Err(policy(format!(
+            "reference {uri}: transform parameters are not allowed"
+        )));
+    }
+    let digest_method = only(
+        reference,
+        DS,
+        "DigestMethod",
+        ErrorCode::PolicyNoncompliance,
+    )?
+    .attr("Algorithm")
+    .unwrap_or_default()
+    .to_owned();
+    if digest_method != SHA256 {
+        return Err(policy(format!(
+            "reference {uri}: digest {digest_method:?} is not sha256"
+        )));
+    }
+    let digest_value: String = only(reference, DS, "DigestValue", ErrorCode::PolicyNoncompliance)?
+        .text()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    Ok(ReadReference {
+        transform: transform.attr("Algorithm").unwrap_or_default().to_owned(),
+        reference: NrrReference {
+            uri: uri.clone(),
+            digest_method,
+            digest_value,
+        },
+        uri,
+    })
+}
+
+/// The signer's certificate: the BinarySecurityToken the KeyInfo's SecurityTokenReference names.
+fn token(
+    parts: &Parts<'_, '_>,
+    signature: El<'_, '_>,
+) -> Result<CertificateDer<'static>, EbmsError> {
+    let reference = signature
+        .child(DS, "KeyInfo")
+        .and_then(|k| k.child(WSSE, "SecurityTokenReference"))
+        .and_then(|s| s.child(WSSE, "Reference"))
+        .ok_or_else(|| policy("the signature's KeyInfo has no SecurityTokenReference/Reference"))?;
+    let id = reference
+        .attr("URI")
+        .and_then(|u| u.strip_prefix('#'))
+        .ok_or_else(|| {
+            policy("the SecurityTokenReference does not point at a token in this header")
+        })?;
+    let tokens: Vec<El<'_, '_>> = parts
+        .security
+        .children_named(WSSE, "BinarySecurityToken")
+        .filter(|t| wsu_id(*t) == Some(id))
+        .collect();
+    let [bst] = tokens.as_slice() else {
+        return Err(policy(format!(
+            "no single BinarySecurityToken with Id {id} in the Security header"
+        )));
+    };
+    if bst.attr("ValueType") != Some(X509V3) {
+        return Err(policy(
+            "the BinarySecurityToken is not an X509v3 certificate",
+        ));
+    }
+    let der = b64_decode(&bst.text()).map_err(|e| policy(format!("BinarySecurityToken: {e}")))?;
+    Ok(CertificateDer::from(der))
+}
+
+fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact)
+}
