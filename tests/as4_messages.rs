@@ -6,14 +6,12 @@ mod common;
 use common::o2o::{Party, party};
 use rustls_pki_types::CertificateDer;
 use sdk_relay::as4::ebms::{PartInfo, UserMessage};
-use sdk_relay::as4::gzip::InflateLimits;
 use sdk_relay::as4::mime::MimeLimits;
 use sdk_relay::as4::pack::{self, Packed, ReceivePolicy, Refused};
 use sdk_relay::as4::wssec::ApSigner;
 use sdk_relay::as4::{ErrorCode, mime};
 use sdk_relay::pki::truststore::Trust;
 use sdk_relay::pki::{Checker, Env, Purpose, RevocationPolicy, TrustStore};
-use sdk_relay::xml::Limits;
 
 const DOC_ID: &str = "urn:riv:infrastructure:messaging:MessageWithAttachments:3::messagePayload##3.0::tm-base-ext-sigenc";
 
@@ -107,14 +105,7 @@ fn send(n: &Net, from: &Party, payloads: &[&[u8]]) -> Packed {
 
 fn receive(n: &Net, packed_type: &str, body: &[u8]) -> Result<pack::Received, Refused> {
     let checker = Checker::new(&n.trust, RevocationPolicy::default());
-    let policy = ReceivePolicy {
-        checker: &checker,
-        env: &n.env,
-        at: time::OffsetDateTime::now_utc(),
-        inflate: InflateLimits::default(),
-        mime: MimeLimits::default(),
-        xml: Limits::default(),
-    };
+    let policy = ReceivePolicy::new(&checker, &n.env);
     pack::unpack(packed_type, body, &policy, &n.receiver.payload_key())
 }
 

@@ -351,6 +351,8 @@ fn read_part_info(el: El<'_, '_>) -> Result<PartInfo, EbmsError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NrrReference {
     pub uri: String,
+    /// The transform algorithms, in order.
+    pub transforms: Vec<String>,
     pub digest_method: String,
     pub digest_value: String,
 }
@@ -382,6 +384,11 @@ pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> St
     for r in references {
         w.start("ebbp:MessagePartNRInformation", &[]);
         w.start("ds:Reference", &[("URI", &r.uri)]);
+        w.start("ds:Transforms", &[]);
+        for t in &r.transforms {
+            w.leaf("ds:Transform", &[("Algorithm", t)], "");
+        }
+        w.end();
         w.leaf("ds:DigestMethod", &[("Algorithm", &r.digest_method)], "");
         w.leaf("ds:DigestValue", &[], &r.digest_value);
         w.end();

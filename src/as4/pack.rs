@@ -110,6 +110,20 @@ pub struct ReceivePolicy<'c> {
     pub xml: Limits,
 }
 
+impl<'c> ReceivePolicy<'c> {
+    /// Checks against `checker` in `env` now, with the default limits.
+    pub fn new(checker: &'c Checker<'c>, env: &'c Env) -> Self {
+        ReceivePolicy {
+            checker,
+            env,
+            at: OffsetDateTime::now_utc(),
+            inflate: InflateLimits::default(),
+            mime: MimeLimits::default(),
+            xml: Limits::default(),
+        }
+    }
+}
+
 /// A received, verified, decrypted and decompressed message.
 #[derive(Debug)]
 pub struct Received {
@@ -295,6 +309,14 @@ pub fn verify_receipt(
         .filter(|e| e.is(crate::xml::names::DS, "Reference"))
         .map(|r| NrrReference {
             uri: r.attr("URI").unwrap_or_default().to_owned(),
+            transforms: r
+                .child(crate::xml::names::DS, "Transforms")
+                .map(|t| {
+                    t.children()
+                        .map(|x| x.attr("Algorithm").unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
             digest_method: r
                 .child(crate::xml::names::DS, "DigestMethod")
                 .and_then(|d| d.attr("Algorithm"))

@@ -8,6 +8,7 @@ use base64::Engine;
 use rustls_pki_types::CertificateDer;
 
 use super::error::{EbmsError, ErrorCode};
+use super::wssec::{BASE64_BINARY, X509V3};
 use crate::pki::CertInfo;
 use crate::xml::El;
 use crate::xml::names::{DS, WSSE, XENC};
@@ -25,6 +26,7 @@ pub const CONTENT_ONLY: &str =
 pub const CIPHERTEXT_TRANSFORM: &str =
     "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Ciphertext-Transform";
 pub const ENCRYPTED_KEY_ID: &str = "_encryptedkey";
+pub const RECIPIENT_TOKEN_ID: &str = "_recipienttoken";
 
 const NONCE_LEN: usize = 12;
 
@@ -43,7 +45,6 @@ pub fn encrypt(
 ) -> Result<Encrypted, EbmsError> {
     let info =
         CertInfo::parse(recipient).map_err(|e| other(format!("receiver AP certificate: {e}")))?;
-    let (issuer, serial) = issuer_serial(recipient)?;
     let mut key_bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut key_bytes).map_err(|_| other("no randomness".into()))?;
     let key = LessSafeKey::new(
@@ -79,25 +80,19 @@ pub fn encrypt(
         sealed.extend_from_slice(tag.as_ref());
         parts.push(((*cid).to_owned(), sealed));
     }
+    // The receiver's certificate travels as a token the EncryptedKey points at (the WSS4J layout), so the
+    // receiver can tell at once whether the message was encrypted for it.
     let header = format!(
-        "<xenc:EncryptedKey xmlns:xenc=\"{XENC}\" Id=\"{ENCRYPTED_KEY_ID}\">\
+        "<wsse:BinarySecurityToken EncodingType=\"{BASE64_BINARY}\" ValueType=\"{X509V3}\" wsu:Id=\"{RECIPIENT_TOKEN_ID}\">{recipient_b64}</wsse:BinarySecurityToken>\
+<xenc:EncryptedKey xmlns:xenc=\"{XENC}\" Id=\"{ENCRYPTED_KEY_ID}\">\
 <xenc:EncryptionMethod Algorithm=\"{RSA_OAEP}\"><ds:DigestMethod xmlns:ds=\"{DS}\" Algorithm=\"{SHA256}\"/><xenc11:MGF xmlns:xenc11=\"{XENC11}\" Algorithm=\"{MGF1_SHA256}\"/></xenc:EncryptionMethod>\
-<ds:KeyInfo xmlns:ds=\"{DS}\"><wsse:SecurityTokenReference><ds:X509Data><ds:X509IssuerSerial><ds:X509IssuerName>{issuer}</ds:X509IssuerName><ds:X509SerialNumber>{serial}</ds:X509SerialNumber></ds:X509IssuerSerial></ds:X509Data></wsse:SecurityTokenReference></ds:KeyInfo>\
+<ds:KeyInfo xmlns:ds=\"{DS}\"><wsse:SecurityTokenReference><wsse:Reference URI=\"#{RECIPIENT_TOKEN_ID}\" ValueType=\"{X509V3}\"/></wsse:SecurityTokenReference></ds:KeyInfo>\
 <xenc:CipherData><xenc:CipherValue>{wrapped}</xenc:CipherValue></xenc:CipherData>\
 <xenc:ReferenceList>{data_refs}</xenc:ReferenceList></xenc:EncryptedKey>{data}",
-        issuer = xml_escape(&issuer),
-        serial = serial,
+        recipient_b64 = b64.encode(recipient),
         wrapped = b64.encode(&wrapped),
     );
     Ok(Encrypted { header, parts })
-}
-
-/// The X509IssuerSerial that names the receiver's certificate (issuer DN, serial in decimal).
-fn issuer_serial(cert: &CertificateDer<'_>) -> Result<(String, String), EbmsError> {
-    use x509_parser::prelude::{FromDer, X509Certificate};
-    let (_, c) = X509Certificate::from_der(cert)
-        .map_err(|e| other(format!("receiver AP certificate: {e}")))?;
-    Ok((c.issuer().to_string(), c.tbs_certificate.serial.to_string()))
 }
 
 fn other(detail: String) -> EbmsError {
@@ -110,12 +105,6 @@ fn failed(detail: impl Into<String>) -> EbmsError {
 
 fn policy(detail: impl Into<String>) -> EbmsError {
     EbmsError::new(ErrorCode::PolicyNoncompliance, detail)
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;")
 }
 
 /// What the Security header says about one encrypted attachment.
@@ -168,6 +157,7 @@ pub fn read(
     let wrapped = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|e| failed(format!("EncryptedKey CipherValue: {e}")))?;
+    check_recipient(security, *encrypted_key, key)?;
     let key_id = encrypted_key.attr("Id").unwrap_or_default();
     let mut parts = Vec::new();
     for data in security.children_named(XENC, "EncryptedData") {
@@ -214,6 +204,50 @@ pub fn read(
         ))
     })?;
     Ok((parts, content_key))
+}
+
+/// When the EncryptedKey names the receiver's certificate by a token, it must be ours.
+fn check_recipient(
+    security: El<'_, '_>,
+    encrypted_key: El<'_, '_>,
+    key: &dyn PayloadKey,
+) -> Result<(), EbmsError> {
+    let Some(id) = encrypted_key
+        .child(DS, "KeyInfo")
+        .and_then(|k| k.child(WSSE, "SecurityTokenReference"))
+        .and_then(|s| s.child(WSSE, "Reference"))
+        .and_then(|r| r.attr("URI"))
+        .and_then(|u| u.strip_prefix('#'))
+    else {
+        return Ok(());
+    };
+    let token = security
+        .children_named(WSSE, "BinarySecurityToken")
+        .find(|t| {
+            t.attributes()
+                .iter()
+                .any(|a| a.name.local_name == "Id" && a.value == id)
+        });
+    let Some(token) = token else {
+        return Err(policy(format!(
+            "the EncryptedKey names token #{id}, which is not in the header"
+        )));
+    };
+    let compact: String = token
+        .text()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| policy(format!("token #{id}: {e}")))?;
+    if der.as_slice() != key.certificate().as_ref() {
+        let named = CertInfo::parse(&der).map_or_else(|e| e.to_string(), |i| i.subject);
+        return Err(failed(format!(
+            "the message was encrypted for another AP ({named})"
+        )));
+    }
+    Ok(())
 }
 
 /// Decrypts one attachment (IV ‖ ciphertext ‖ tag); GCM's tag authenticates it.

@@ -96,6 +96,7 @@ pub fn sign(
     ] {
         references.push(NrrReference {
             uri: format!("#{id}"),
+            transforms: vec![EXC_C14N.to_owned()],
             digest_method: SHA256.to_owned(),
             digest_value: digest_b64(&exc_c14n(el)?),
         });
@@ -103,6 +104,7 @@ pub fn sign(
     for (id, content) in attachments {
         references.push(NrrReference {
             uri: format!("cid:{id}"),
+            transforms: vec![ATTACHMENT_CONTENT.to_owned()],
             digest_method: SHA256.to_owned(),
             digest_value: digest_b64(content),
         });
@@ -141,13 +143,13 @@ fn signed_info(references: &[NrrReference]) -> String {
         "<ds:SignedInfo xmlns:ds=\"{DS}\"><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{RSA_SHA256}\"/>"
     );
     for r in references {
-        let transform = if r.uri.starts_with("cid:") {
-            ATTACHMENT_CONTENT
-        } else {
-            EXC_C14N
-        };
+        let transforms: String = r
+            .transforms
+            .iter()
+            .map(|t| format!("<ds:Transform Algorithm=\"{t}\"/>"))
+            .collect();
         s.push_str(&format!(
-            "<ds:Reference URI=\"{}\"><ds:Transforms><ds:Transform Algorithm=\"{transform}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference>",
+            "<ds:Reference URI=\"{}\"><ds:Transforms>{transforms}</ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference>",
             r.uri, r.digest_method, r.digest_value
         ));
     }
@@ -506,6 +508,7 @@ fn read_reference(reference: El<'_, '_>) -> Result<ReadReference, EbmsError> {
         transform: transform.attr("Algorithm").unwrap_or_default().to_owned(),
         reference: NrrReference {
             uri: uri.clone(),
+            transforms: vec![transform.attr("Algorithm").unwrap_or_default().to_owned()],
             digest_method,
             digest_value,
         },
