@@ -95,6 +95,25 @@ impl UserMessage {
         }
     }
 
+    /// A message carrying `xhe` from AP `from` to AP `to`: Service, Action and the participants come from the
+    /// envelope's business scope and parties (SDK §3.3 "AS4 mapping"); the conversation is the XHE's id.
+    pub fn for_xhe(xhe: &crate::envelope::Xhe, from: &str, to: &str) -> UserMessage {
+        let mut m = UserMessage::sdk(
+            from,
+            to,
+            &xhe.scope.document_id,
+            &xhe.from,
+            &xhe.to,
+            &xhe.id,
+        );
+        m.service = xhe.scope.process_id.clone();
+        m.action = format!(
+            "{}::{}",
+            xhe.scope.document_id_scheme, xhe.scope.document_id
+        );
+        m
+    }
+
     /// The `eb:Messaging` header element.
     pub fn write(&self, w: &mut Writer) {
         w.start(

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and printing only; the work lives in the library below.
 
+mod as4;
 mod certs;
 mod trust;
 mod validate;
@@ -47,6 +48,7 @@ enum Command {
     Trust(trust::Args),
     Crl(trust::CrlArgs),
     Xhe(xhe::Args),
+    As4(as4::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -68,6 +70,7 @@ pub fn run() -> ExitCode {
         Command::Trust(args) => trust::run(args, &cli.data_dir),
         Command::Crl(args) => trust::run_crl(args, &cli.data_dir),
         Command::Xhe(args) => xhe::run(args, &cli.data_dir),
+        Command::As4(args) => as4::run(args, &cli.data_dir),
     }
 }
 

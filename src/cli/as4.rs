@@ -1,0 +1,314 @@
+//! `sdk-relay as4`: pack an XHE into an AS4 message, unpack one, and check receipts — for operators and tests.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rustls_pki_types::CertificateDer;
+use serde_json::json;
+
+use super::exit;
+use crate::as4::ebms::{NrrReference, UserMessage};
+use crate::as4::pack::{self, Packed, ReceivePolicy};
+use crate::as4::wssec::ApSigner;
+use crate::envelope::Xhe;
+use crate::pki::keys::read_key_pair;
+use crate::pki::{
+    Checker, Env, KeyStore, Purpose, RevocationPolicy, TrustStore, read_certificates,
+};
+use crate::xml::Limits;
+use crate::xmlsec::RsaPayloadKey;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  sdk-relay --data-dir ap1 as4 pack sealed.xml --from AP0001-SDK-QA --to AP0045-SDK-QA --to-cert ap45.pem --out msg
+  sdk-relay --data-dir ap45 as4 unpack msg.body --type-file msg.type --env qa --out-dir received/
+  sdk-relay as4 receipt received/receipt.xml --sent msg.sent.json --cert ap45.pem
+
+`pack` writes msg.body, msg.type (the HTTP Content-Type) and msg.sent.json (what was signed, to check the
+receipt against). `unpack` verifies, decrypts and decompresses, writes the payloads, the signed receipt
+(receipt.xml) or the ebMS Error signal (error.xml), and prints the ebMS headers as JSON.
+Exit codes: 0 done/valid, 1 refused (the ebMS error is printed), 2 usage or I/O error.")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// AS4 messages per DIGG's transport profile (digg-transport-as4-v1_0).
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Pack an XHE as a signed, compressed and encrypted AS4 UserMessage.
+    Pack {
+        /// The XHE to send (it must be valid).
+        xhe: PathBuf,
+        /// Our access point id (the CN of our AP certificate).
+        #[arg(long)]
+        from: String,
+        /// The receiving access point id.
+        #[arg(long)]
+        to: String,
+        /// The receiving AP's certificate (from its SMP entry), to encrypt to.
+        #[arg(long, value_name = "PEM")]
+        to_cert: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Output prefix: PREFIX.body, PREFIX.type, PREFIX.sent.json.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+    /// Verify, decrypt and decompress an AS4 message; write its payloads and the receipt or Error signal.
+    Unpack {
+        /// The HTTP request body.
+        body: PathBuf,
+        /// The HTTP Content-Type, or --type-file.
+        #[arg(
+            long = "type",
+            value_name = "CONTENT-TYPE",
+            conflicts_with = "type_file"
+        )]
+        content_type: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        type_file: Option<PathBuf>,
+        /// The environment whose AP trust (and CRLs) judge the sender.
+        #[arg(long)]
+        env: Env,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out_dir: PathBuf,
+    },
+    /// Check a receipt against what `pack` signed.
+    Receipt {
+        receipt: PathBuf,
+        /// The PREFIX.sent.json that `pack` wrote.
+        #[arg(long, value_name = "FILE")]
+        sent: PathBuf,
+        /// The receiving AP's certificate, which must have signed the receipt.
+        #[arg(long, value_name = "PEM")]
+        cert: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// Our AP private key (PEM); without it, the node's active AP key from --data-dir.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
+    /// The certificate of --key.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<PathBuf>,
+}
+
+pub fn run(args: Args, data_dir: &Path) -> ExitCode {
+    let result = match args.command {
+        Command::Pack {
+            xhe,
+            from,
+            to,
+            to_cert,
+            key,
+            out,
+        } => pack_cmd(&xhe, &from, &to, &to_cert, &key, &out, data_dir),
+        Command::Unpack {
+            body,
+            content_type,
+            type_file,
+            env,
+            key,
+            out_dir,
+        } => unpack_cmd(
+            &body,
+            content_type,
+            type_file,
+            &env,
+            &key,
+            &out_dir,
+            data_dir,
+        ),
+        Command::Receipt {
+            receipt,
+            sent,
+            cert,
+        } => receipt_cmd(&receipt, &sent, &cert),
+    };
+    super::finish(result)
+}
+
+fn read_cert(path: &Path) -> Result<CertificateDer<'static>> {
+    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+    read_certificates(&bytes, &path.display().to_string())?
+        .into_iter()
+        .next()
+        .with_context(|| format!("{}: no certificate", path.display()))
+}
+
+fn ap_key(args: &KeyArgs, data_dir: &Path) -> Result<(rcgen::KeyPair, CertificateDer<'static>)> {
+    if let (Some(key), Some(cert)) = (&args.key, &args.cert) {
+        let bytes = std::fs::read(key).with_context(|| key.display().to_string())?;
+        return Ok((
+            read_key_pair(&bytes, &key.display().to_string())?,
+            read_cert(cert)?,
+        ));
+    }
+    let entry = KeyStore::open(data_dir).signing(Purpose::Ap)?;
+    let leaf = entry
+        .leaf()
+        .cloned()
+        .with_context(|| format!("{} has no certificate", entry.id()))?;
+    Ok((entry.key_pair()?, leaf))
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pack_cmd(
+    xhe: &Path,
+    from: &str,
+    to: &str,
+    to_cert: &Path,
+    key: &KeyArgs,
+    out: &Path,
+    data_dir: &Path,
+) -> Result<u8> {
+    let bytes = std::fs::read(xhe).with_context(|| xhe.display().to_string())?;
+    let envelope = Xhe::parse(&bytes, &Limits::default())
+        .with_context(|| format!("{}: not a valid XHE", xhe.display()))?;
+    let (pair, cert) = ap_key(key, data_dir)?;
+    let signer = ApSigner::new(&pair, cert)?;
+    let message = UserMessage::for_xhe(&envelope, from, to);
+    let packed = pack::pack(&message, &[&bytes], &signer, &read_cert(to_cert)?)?;
+    std::fs::write(with_suffix(out, ".body"), &packed.body)?;
+    std::fs::write(with_suffix(out, ".type"), &packed.content_type)?;
+    let sent = json!({"message_id": packed.message_id, "references": packed.references.iter().map(|r| json!({
+        "uri": r.uri, "transforms": r.transforms, "digest_method": r.digest_method, "digest_value": r.digest_value,
+    })).collect::<Vec<_>>()});
+    std::fs::write(
+        with_suffix(out, ".sent.json"),
+        serde_json::to_string_pretty(&sent)?,
+    )?;
+    eprintln!(
+        "packed {} ({} bytes) from {from} to {to}",
+        packed.message_id,
+        packed.body.len()
+    );
+    Ok(exit::OK)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unpack_cmd(
+    body: &Path,
+    content_type: Option<String>,
+    type_file: Option<PathBuf>,
+    env: &Env,
+    key: &KeyArgs,
+    out_dir: &Path,
+    data_dir: &Path,
+) -> Result<u8> {
+    let content_type = match (content_type, type_file) {
+        (Some(t), _) => t,
+        (None, Some(f)) => std::fs::read_to_string(&f)
+            .with_context(|| f.display().to_string())?
+            .trim()
+            .to_owned(),
+        (None, None) => bail!("give the HTTP Content-Type with --type or --type-file"),
+    };
+    let bytes = std::fs::read(body).with_context(|| body.display().to_string())?;
+    let (pair, cert) = ap_key(key, data_dir)?;
+    let signer = ApSigner::new(&pair, cert.clone())?;
+    let payload_key = RsaPayloadKey::new(&pair, cert)?;
+    let trust = TrustStore::open(data_dir).load()?;
+    let checker = Checker::new(&trust, RevocationPolicy::default());
+    let policy = ReceivePolicy::new(&checker, env);
+    std::fs::create_dir_all(out_dir).with_context(|| out_dir.display().to_string())?;
+    match pack::unpack(&content_type, &bytes, &policy, &payload_key) {
+        Ok(received) => {
+            let mut files = Vec::new();
+            for (i, (info, content)) in received.payloads.iter().enumerate() {
+                let path = out_dir.join(format!("payload-{}.xml", i + 1));
+                std::fs::write(&path, content)?;
+                files.push(json!({"href": info.href, "mime_type": info.mime_type, "file": path.display().to_string(), "bytes": content.len()}));
+            }
+            let receipt = pack::receipt(&received, &signer)?;
+            std::fs::write(out_dir.join("receipt.xml"), &receipt)?;
+            let m = &received.message;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "accepted": true, "message_id": m.message_id, "conversation_id": m.conversation_id,
+                    "from": m.from.id, "to": m.to.id, "service": m.service, "action": m.action,
+                    "original_sender": m.original_sender, "final_recipient": m.final_recipient, "payloads": files,
+                }))?
+            );
+            Ok(exit::OK)
+        }
+        Err(refused) => {
+            let signal = crate::as4::ebms::write_error(
+                refused.message_id.as_deref(),
+                std::slice::from_ref(&refused.error),
+            );
+            std::fs::write(
+                out_dir.join("error.xml"),
+                crate::as4::ebms::envelope(&[&signal], "_body"),
+            )?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "accepted": false, "message_id": refused.message_id, "error_code": refused.error.code.as_str(),
+                    "short_description": refused.error.code.short_description(), "detail": refused.error.detail,
+                }))?
+            );
+            Ok(exit::FOUND_PROBLEMS)
+        }
+    }
+}
+
+fn receipt_cmd(receipt: &Path, sent: &Path, cert: &Path) -> Result<u8> {
+    let sent_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sent).with_context(|| sent.display().to_string())?)?;
+    let references = sent_json["references"]
+        .as_array()
+        .context("sent.json has no references")?
+        .iter()
+        .map(|r| NrrReference {
+            uri: r["uri"].as_str().unwrap_or_default().to_owned(),
+            transforms: r["transforms"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            digest_method: r["digest_method"].as_str().unwrap_or_default().to_owned(),
+            digest_value: r["digest_value"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let packed = Packed {
+        message_id: sent_json["message_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        content_type: String::new(),
+        body: Vec::new(),
+        references,
+    };
+    let bytes = std::fs::read(receipt).with_context(|| receipt.display().to_string())?;
+    match pack::verify_receipt(&bytes, &packed, &read_cert(cert)?) {
+        Ok(()) => {
+            println!(
+                "{}: valid receipt for {}",
+                receipt.display(),
+                packed.message_id
+            );
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            println!("{}: invalid receipt: {e}", receipt.display());
+            Ok(exit::FOUND_PROBLEMS)
+        }
+    }
+}
