@@ -6,8 +6,26 @@ use sdk_relay::envelope::message::{
 };
 use sdk_relay::envelope::{self, Message, Xhe};
 
+/// How the attachment that fills an envelope is made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)]
+pub enum Filler {
+    /// One base64 line repeated: cheap to make, compresses to almost nothing.
+    Repeated,
+    /// Base64 of pseudo-random bytes, like a real (already compressed) PDF: gzip gains only ~25 %.
+    Random,
+}
+
 /// An XHE carrying an SDK message of about `target` bytes (a base64 attachment fills it), for `tm`.
+// Each bench binary compiles this module and uses only some of it.
+#[allow(dead_code)]
 pub fn envelope_of_size(target: usize, tm: TransportModel) -> String {
+    envelope_with(target, tm, Filler::Repeated)
+}
+
+/// Like [`envelope_of_size`], with the attachment made by `filler`.
+#[allow(dead_code)]
+pub fn envelope_with(target: usize, tm: TransportModel, filler: Filler) -> String {
     let id = envelope::ids::new_uuid();
     let mut message = Message {
         header: MessageHeader {
@@ -44,7 +62,23 @@ pub fn envelope_of_size(target: usize, tm: TransportModel) -> String {
     // Base64 of a PDF-like payload fills the rest; 76-character lines as mail-style encoders write them.
     let fill = target.saturating_sub(base + 200);
     let line = "JVBERi0xLjcKJcTl8uXrp/Og0MTGCjQgMCBvYmoKPDwgL0xlbmd0aCA1IDAgUiAvRmlsdGVyIC9G\n";
-    let content: String = line.repeat(fill / line.len() + 1)[..fill / 4 * 4].to_owned();
+    let content: String = match filler {
+        Filler::Repeated => line.repeat(fill / line.len() + 1)[..fill / 4 * 4].to_owned(),
+        Filler::Random => {
+            // xorshift: reproducible, and as incompressible as real compressed content.
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+            (0..fill / 4 * 4)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ALPHABET[(state >> 58) as usize] as char
+                })
+                .collect()
+        }
+    };
     message.documents[0].files.push(ContentFile {
         file_name: "kallelse.pdf".into(),
         content_type: "application/pdf".into(),
