@@ -3,111 +3,12 @@
 
 mod common;
 
-use common::o2o::{Party, party};
+use common::as4::{DOC_ID, Net, message, net, receive, send, signer, xhe};
+use common::o2o::Party;
 use rustls_pki_types::CertificateDer;
-use sdk_relay::as4::ebms::{PartInfo, UserMessage};
 use sdk_relay::as4::mime::MimeLimits;
-use sdk_relay::as4::pack::{self, Packed, ReceivePolicy, Refused};
-use sdk_relay::as4::wssec::ApSigner;
+use sdk_relay::as4::pack::{self, Packed};
 use sdk_relay::as4::{ErrorCode, mime};
-use sdk_relay::pki::truststore::Trust;
-use sdk_relay::pki::{Checker, Env, Purpose, RevocationPolicy, TrustStore};
-
-const DOC_ID: &str = "urn:riv:infrastructure:messaging:MessageWithAttachments:3::messagePayload##3.0::tm-base-ext-sigenc";
-
-struct Net {
-    _dir: tempfile::TempDir,
-    sender: Party,
-    receiver: Party,
-    /// AP0003 of the same federation.
-    stranger: Party,
-    /// An AP certificate from another environment's federation, named like the sender.
-    other_env: Party,
-    expired: Party,
-    trust: Trust,
-    env: Env,
-}
-
-fn net() -> Net {
-    let dir = tempfile::tempdir().unwrap();
-    let fed = common::pki::federation(&dir.path().join("fed"), "as4-test");
-    let other = common::pki::federation(&dir.path().join("other"), "other-env");
-    let data_dir = dir.path().join("node");
-    common::pki::trust_federation(&data_dir, &fed);
-    common::pki::trust_federation(&data_dir, &other);
-    let (key, chain) = fed
-        .issue(
-            Purpose::Ap,
-            &common::pki::subject("AP0001-SDK-TEST"),
-            &common::pki::expired(),
-        )
-        .unwrap();
-    let expired = Party {
-        key,
-        cert: chain[0].clone(),
-        key_pem: dir.path().join("unused"),
-        cert_pem: dir.path().join("unused"),
-    };
-    Net {
-        sender: party(dir.path(), &fed, Purpose::Ap, "AP0001-SDK-TEST", "ap1"),
-        receiver: party(dir.path(), &fed, Purpose::Ap, "AP0002-SDK-TEST", "ap2"),
-        stranger: party(dir.path(), &fed, Purpose::Ap, "AP0003-SDK-TEST", "ap3"),
-        other_env: party(
-            dir.path(),
-            &other,
-            Purpose::Ap,
-            "AP0001-SDK-TEST",
-            "ap1-other",
-        ),
-        expired,
-        trust: TrustStore::open(&data_dir).load().unwrap(),
-        env: common::pki::env("as4-test"),
-        _dir: dir,
-    }
-}
-
-fn signer(p: &Party) -> ApSigner {
-    ApSigner::new(&p.key, p.cert.clone()).unwrap()
-}
-
-fn message(payloads: usize) -> UserMessage {
-    let mut m = UserMessage::sdk(
-        "AP0001-SDK-TEST",
-        "AP0002-SDK-TEST",
-        DOC_ID,
-        "0203:kommun-a.example.se",
-        "0203:region-b.example.se",
-        "conversation-1",
-    );
-    m.payloads = (0..payloads)
-        .map(|i| PartInfo {
-            href: format!("cid:payload-{i}@sdk-relay"),
-            mime_type: "text/xml".into(),
-            compressed: true,
-        })
-        .collect();
-    m
-}
-
-fn xhe() -> Vec<u8> {
-    common::o2o::clear_envelope().into_bytes()
-}
-
-fn send(n: &Net, from: &Party, payloads: &[&[u8]]) -> Packed {
-    pack::pack(
-        &message(payloads.len()),
-        payloads,
-        &signer(from),
-        &n.receiver.cert,
-    )
-    .expect("pack")
-}
-
-fn receive(n: &Net, packed_type: &str, body: &[u8]) -> Result<pack::Received, Refused> {
-    let checker = Checker::new(&n.trust, RevocationPolicy::default());
-    let policy = ReceivePolicy::new(&checker, &n.env);
-    pack::unpack(packed_type, body, &policy, &n.receiver.payload_key())
-}
 
 #[test]
 fn a_message_with_several_payloads_arrives_in_order_and_its_receipt_verifies() {

@@ -6,6 +6,7 @@ pub mod gzip;
 pub mod mime;
 
 pub use error::{EbmsError, ErrorCode};
+pub mod dedup;
 pub mod ebms;
 pub mod pack;
 pub mod wsenc;

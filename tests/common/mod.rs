@@ -2,6 +2,7 @@
 //! tree for making mutants.
 #![allow(dead_code)]
 
+pub mod as4;
 pub mod o2o;
 pub mod pki;
 pub mod tree;
