@@ -15,6 +15,13 @@ fn wire(p: &Packed) -> (String, mime::Multipart) {
     (String::from_utf8(m.soap.body.clone()).unwrap(), m)
 }
 
+fn security<'d, 'a>(doc: &'d sdk_relay::xml::Doc<'a>) -> sdk_relay::xml::El<'d, 'a> {
+    doc.root()
+        .child(S12, "Header")
+        .and_then(|h| h.child(WSSE, "Security"))
+        .expect("a Security header")
+}
+
 #[test]
 fn payloads_travel_as_mime_parts_and_the_soap_body_is_empty() {
     let n = net();
@@ -40,12 +47,7 @@ fn one_rsa_sha256_signature_covers_messaging_body_and_every_part() {
     let packed = send(&n, &n.sender, &[&xhe(), b"two"]);
     let (soap, m) = wire(&packed);
     let doc = parse(&soap, &Limits::default()).unwrap();
-    let security = doc
-        .root()
-        .child(S12, "Header")
-        .unwrap()
-        .child(WSSE, "Security")
-        .unwrap();
+    let security = security(&doc);
     let signatures: Vec<_> = security.children_named(DS, "Signature").collect();
     assert_eq!(signatures.len(), 1);
     let si = signatures[0].child(DS, "SignedInfo").unwrap();
@@ -78,12 +80,7 @@ fn attachments_are_encrypted_with_aes128_gcm_to_the_receivers_certificate() {
     let n = net();
     let (soap, _) = wire(&send(&n, &n.sender, &[&xhe()]));
     let doc = parse(&soap, &Limits::default()).unwrap();
-    let security = doc
-        .root()
-        .child(S12, "Header")
-        .unwrap()
-        .child(WSSE, "Security")
-        .unwrap();
+    let security = security(&doc);
     let data = security.child(XENC, "EncryptedData").unwrap();
     assert_eq!(
         data.child(XENC, "EncryptionMethod")

@@ -10,7 +10,6 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::o2o::{Party, party};
-use sdk_relay::as4::ebms::UserMessage;
 use sdk_relay::as4::pack::{self, ReceivePolicy};
 use sdk_relay::as4::wssec::ApSigner;
 use sdk_relay::pki::{Checker, Purpose, RevocationPolicy, Role, TrustStore};
@@ -191,14 +190,7 @@ fn a_message_we_pack_is_accepted_by_the_as4_package_and_its_receipt_verifies_her
     let n = net();
     let d = n.dir.path();
     let payload = common::o2o::clear_envelope();
-    let message = UserMessage::sdk(
-        "AP0001-SDK-TEST",
-        "AP0002-SDK-TEST",
-        DOC_ID,
-        "0203:kommun-a.example.se",
-        "0203:region-b.example.se",
-        "conversation-1",
-    );
+    let message = common::as4::message(1);
     let signer = ApSigner::new(&n.ours.key, n.ours.cert.clone()).unwrap();
     let packed = pack::pack(&message, &[payload.as_bytes()], &signer, &n.theirs.cert).unwrap();
     std::fs::write(d.join("body"), &packed.body).unwrap();
