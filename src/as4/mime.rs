@@ -115,6 +115,9 @@ pub fn read(content_type: &str, body: &[u8], limits: &MimeLimits) -> Result<Mult
         .get_param("start")
         .map(|s| strip_angles(s.as_str()).to_owned());
     let mut parts = split(body, &boundary, limits)?;
+    if parts.is_empty() {
+        return Err(mime_error("the multipart body has no parts"));
+    }
     let root = match &start {
         Some(id) => parts
             .iter()
@@ -149,13 +152,7 @@ fn strip_angles(id: &str) -> &str {
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if from > haystack.len() {
-        return None;
-    }
-    haystack[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    memchr::memmem::find(haystack.get(from..)?, needle).map(|p| p + from)
 }
 
 /// Splits the body at `--boundary` delimiter lines; the preamble and epilogue are ignored.
@@ -327,5 +324,12 @@ mod tests {
                 .code,
             ErrorCode::MimeInconsistency
         );
+        // Found by fuzzing: a body that closes before its first part.
+        let empty = read(
+            "multipart/related; boundary=b",
+            b"--b--\r\n",
+            &MimeLimits::default(),
+        );
+        assert_eq!(empty.unwrap_err().code, ErrorCode::MimeInconsistency);
     }
 }
