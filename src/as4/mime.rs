@@ -1,11 +1,17 @@
 //! SOAP with Attachments: the `multipart/related` body of an AS4 message. The SOAP envelope is the root part
 //! (`start`), each payload a part named by its Content-ID (`cid:` in `eb:PartInfo/@href`).
+//!
+//! Both directions stream: the reader keeps the SOAP part in memory (it is small and must be parsed) and
+//! spools attachments (to disk above a threshold); the writer copies attachments from readers.
+
+use std::io::{self, Read, Write};
 
 use base64::Engine;
 
 use super::error::{EbmsError, ErrorCode};
+use super::spool::Spool;
 
-/// One MIME part.
+/// One MIME part, in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     /// Without the angle brackets: `message` for `Content-ID: <message>` and `href="cid:message"`.
@@ -14,11 +20,28 @@ pub struct Part {
     pub body: Vec<u8>,
 }
 
-/// A parsed AS4 body: the SOAP envelope and the attachments in the order they came.
+/// A parsed AS4 body, in memory: the SOAP envelope and the attachments in the order they came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Multipart {
     pub soap: Part,
     pub attachments: Vec<Part>,
+}
+
+/// One attachment as read from a stream.
+#[derive(Debug)]
+pub struct SpooledPart {
+    pub content_id: String,
+    pub content_type: String,
+    /// The decoded content (transfer encoding removed).
+    pub data: Spool,
+}
+
+/// A parsed AS4 body with its attachments spooled.
+#[derive(Debug)]
+pub struct Streamed {
+    pub soap: Vec<u8>,
+    pub soap_content_type: String,
+    pub attachments: Vec<SpooledPart>,
 }
 
 /// Bounds on what the reader accepts.
@@ -26,7 +49,12 @@ pub struct Multipart {
 pub struct MimeLimits {
     pub max_parts: usize,
     pub max_header_bytes: usize,
-    pub max_part_bytes: usize,
+    /// Largest attachment (after transfer decoding).
+    pub max_part_bytes: u64,
+    /// Largest SOAP part, which is held in memory and parsed.
+    pub max_soap_bytes: usize,
+    /// Attachments above this size are spooled to a temporary file.
+    pub spool_threshold: usize,
 }
 
 impl Default for MimeLimits {
@@ -35,6 +63,8 @@ impl Default for MimeLimits {
             max_parts: 64,
             max_header_bytes: 8 * 1024,
             max_part_bytes: 256 * 1024 * 1024,
+            max_soap_bytes: 16 * 1024 * 1024,
+            spool_threshold: super::spool::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -42,33 +72,66 @@ impl Default for MimeLimits {
 pub const SOAP_CONTENT_TYPE: &str = "application/soap+xml";
 const ROOT_ID: &str = "root.message@sdk-relay";
 
-/// Writes the body and returns it with its Content-Type header value.
-pub fn write(soap: &[u8], attachments: &[Part]) -> (String, Vec<u8>) {
-    let boundary = format!("MIMEBoundary_{}", uuid::Uuid::new_v4().simple());
-    let content_type = format!(
-        "multipart/related; boundary=\"{boundary}\"; type=\"{SOAP_CONTENT_TYPE}\"; start=\"<{ROOT_ID}>\""
-    );
-    let size: usize = soap.len()
-        + attachments
-            .iter()
-            .map(|a| a.body.len() + 256)
-            .sum::<usize>()
-        + 512;
-    let mut body = Vec::with_capacity(size);
-    let mut part = |id: &str, ty: &str, bytes: &[u8]| {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: {ty}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{id}>\r\n\r\n").as_bytes());
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    };
-    part(
-        ROOT_ID,
-        &format!("{SOAP_CONTENT_TYPE}; charset=UTF-8"),
-        soap,
-    );
-    for a in attachments {
-        part(&a.content_id, &a.content_type, &a.body);
+/// Writes a multipart body part by part to `out`.
+pub struct MimeWriter<'w> {
+    out: &'w mut dyn Write,
+    boundary: String,
+}
+
+impl<'w> MimeWriter<'w> {
+    /// Writes the SOAP root part; returns the writer and the body's Content-Type header value.
+    pub fn start(out: &'w mut dyn Write, soap: &[u8]) -> io::Result<(MimeWriter<'w>, String)> {
+        let boundary = format!("MIMEBoundary_{}", uuid::Uuid::new_v4().simple());
+        let content_type = format!(
+            "multipart/related; boundary=\"{boundary}\"; type=\"{SOAP_CONTENT_TYPE}\"; start=\"<{ROOT_ID}>\""
+        );
+        let mut w = MimeWriter { out, boundary };
+        w.part(ROOT_ID, &format!("{SOAP_CONTENT_TYPE}; charset=UTF-8"))?;
+        w.out.write_all(soap)?;
+        Ok((w, content_type))
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+
+    /// Starts an attachment; its content is written next (to [`MimeWriter::content`]).
+    pub fn part(&mut self, content_id: &str, content_type: &str) -> io::Result<()> {
+        let lead = if content_id == ROOT_ID { "" } else { "\r\n" };
+        write!(
+            self.out,
+            "{lead}--{}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{content_id}>\r\n\r\n",
+            self.boundary
+        )
+    }
+
+    /// Where the current part's content goes.
+    pub fn content(&mut self) -> &mut dyn Write {
+        self.out
+    }
+
+    pub fn finish(self) -> io::Result<()> {
+        write!(self.out, "\r\n--{}--\r\n", self.boundary)
+    }
+}
+
+/// Writes a whole body in memory and returns it with its Content-Type header value.
+pub fn write(soap: &[u8], attachments: &[Part]) -> (String, Vec<u8>) {
+    let mut body = Vec::with_capacity(
+        soap.len()
+            + attachments
+                .iter()
+                .map(|a| a.body.len() + 256)
+                .sum::<usize>()
+            + 512,
+    );
+    // Writing to a Vec cannot fail.
+    let content_type = (|| -> io::Result<String> {
+        let (mut w, content_type) = MimeWriter::start(&mut body, soap)?;
+        for a in attachments {
+            w.part(&a.content_id, &a.content_type)?;
+            w.content().write_all(&a.body)?;
+        }
+        w.finish()?;
+        Ok(content_type)
+    })()
+    .unwrap_or_default();
     (content_type, body)
 }
 
@@ -76,21 +139,49 @@ fn mime_error(detail: impl Into<String>) -> EbmsError {
     EbmsError::new(ErrorCode::MimeInconsistency, detail)
 }
 
-/// Reads an AS4 HTTP body. A plain `application/soap+xml` body (a signal, or a message without payloads) is a
-/// SOAP part with no attachments.
+/// Reads an AS4 HTTP body in memory. A plain `application/soap+xml` body (a signal, or a message without
+/// payloads) is a SOAP part with no attachments.
 pub fn read(content_type: &str, body: &[u8], limits: &MimeLimits) -> Result<Multipart, EbmsError> {
+    let limits = MimeLimits {
+        spool_threshold: usize::MAX,
+        ..*limits
+    };
+    let streamed = read_stream(content_type, &mut &body[..], &limits)?;
+    let attachments = streamed
+        .attachments
+        .into_iter()
+        .map(|p| {
+            Ok(Part {
+                content_id: p.content_id,
+                content_type: p.content_type,
+                body: p.data.into_bytes().map_err(|e| mime_error(e.to_string()))?,
+            })
+        })
+        .collect::<Result<_, EbmsError>>()?;
+    Ok(Multipart {
+        soap: Part {
+            content_id: String::new(),
+            content_type: streamed.soap_content_type,
+            body: streamed.soap,
+        },
+        attachments,
+    })
+}
+
+enum BodyKind {
+    Soap,
+    Multipart {
+        boundary: String,
+        start: Option<String>,
+    },
+}
+
+fn body_kind(content_type: &str) -> Result<BodyKind, EbmsError> {
     let ty: mime::Mime = content_type
         .parse()
         .map_err(|e| mime_error(format!("Content-Type {content_type:?} does not parse: {e}")))?;
     if ty.essence_str() == SOAP_CONTENT_TYPE {
-        return Ok(Multipart {
-            soap: Part {
-                content_id: String::new(),
-                content_type: content_type.to_owned(),
-                body: body.to_vec(),
-            },
-            attachments: Vec::new(),
-        });
+        return Ok(BodyKind::Soap);
     }
     if ty.essence_str() != "multipart/related" {
         return Err(mime_error(format!(
@@ -114,34 +205,366 @@ pub fn read(content_type: &str, body: &[u8], limits: &MimeLimits) -> Result<Mult
     let start = ty
         .get_param("start")
         .map(|s| strip_angles(s.as_str()).to_owned());
-    let mut parts = split(body, &boundary, limits)?;
-    if parts.is_empty() {
-        return Err(mime_error("the multipart body has no parts"));
-    }
-    let root = match &start {
-        Some(id) => parts
-            .iter()
-            .position(|p| &p.content_id == id)
-            .ok_or_else(|| mime_error(format!("no part has the start Content-ID <{id}>")))?,
-        None => 0,
-    };
-    let soap = parts.remove(root);
-    let mut seen = std::collections::HashSet::new();
-    for p in &parts {
-        if p.content_id.is_empty() {
-            return Err(mime_error("an attachment has no Content-ID"));
+    Ok(BodyKind::Multipart { boundary, start })
+}
+
+/// Reads an AS4 HTTP body from a stream: the SOAP part into memory, attachments into spools.
+pub fn read_stream(
+    content_type: &str,
+    body: &mut dyn Read,
+    limits: &MimeLimits,
+) -> Result<Streamed, EbmsError> {
+    let (boundary, start) = match body_kind(content_type)? {
+        BodyKind::Soap => {
+            let mut soap = Vec::new();
+            body.take(limits.max_soap_bytes as u64 + 1)
+                .read_to_end(&mut soap)
+                .map_err(|e| mime_error(format!("reading the body: {e}")))?;
+            if soap.len() > limits.max_soap_bytes {
+                return Err(mime_error(format!(
+                    "the SOAP body exceeds {} bytes",
+                    limits.max_soap_bytes
+                )));
+            }
+            return Ok(Streamed {
+                soap,
+                soap_content_type: content_type.to_owned(),
+                attachments: Vec::new(),
+            });
         }
-        if !seen.insert(p.content_id.as_str()) {
+        BodyKind::Multipart { boundary, start } => (boundary, start),
+    };
+    let mut scanner = Scanner::new(body);
+    let first = format!("--{boundary}");
+    let inner = format!("\r\n--{boundary}");
+    scanner
+        .copy_until(first.as_bytes(), &mut io::sink(), 64 * 1024)
+        .map_err(|e| e.or("the boundary never occurs in the body"))?;
+    let mut soap: Option<(Vec<u8>, String)> = None;
+    let mut attachments: Vec<SpooledPart> = Vec::new();
+    let mut count = 0;
+    loop {
+        if scanner
+            .starts_with(b"--")
+            .map_err(|e| e.or("the body ends after a delimiter"))?
+        {
+            break;
+        }
+        let mut padding = Vec::new();
+        scanner
+            .copy_until(b"\r\n", &mut padding, 1024)
+            .map_err(|e| e.or("a delimiter line does not end"))?;
+        if !padding.iter().all(|b| *b == b' ' || *b == b'\t') {
+            return Err(mime_error("text after a boundary delimiter"));
+        }
+        if count == limits.max_parts {
             return Err(mime_error(format!(
-                "two parts have Content-ID <{}>",
-                p.content_id
+                "more than {} MIME parts",
+                limits.max_parts
             )));
         }
+        count += 1;
+        let headers = read_headers(&mut scanner, limits)?;
+        let is_root = match &start {
+            Some(id) => *id == headers.id,
+            None => soap.is_none() && attachments.is_empty(),
+        };
+        if is_root {
+            let mut raw = Vec::new();
+            scanner
+                .copy_until(inner.as_bytes(), &mut raw, limits.max_soap_bytes as u64)
+                .map_err(|e| {
+                    e.or("the SOAP part is not closed by the boundary (truncated body?)")
+                })?;
+            soap = Some((decode_in_memory(raw, &headers)?, headers.content_type));
+        } else {
+            if headers.id.is_empty() {
+                return Err(mime_error("an attachment has no Content-ID"));
+            }
+            if attachments.iter().any(|a| a.content_id == headers.id) {
+                return Err(mime_error(format!(
+                    "two parts have Content-ID <{}>",
+                    headers.id
+                )));
+            }
+            let mut data = Spool::new(limits.spool_threshold);
+            copy_part(&mut scanner, inner.as_bytes(), &headers, &mut data, limits)?;
+            attachments.push(SpooledPart {
+                content_id: headers.id,
+                content_type: headers.content_type,
+                data,
+            });
+        }
     }
-    Ok(Multipart {
+    let Some((soap, soap_content_type)) = soap else {
+        return Err(mime_error(match start {
+            Some(id) => format!("no part has the start Content-ID <{id}>"),
+            None => "the multipart body has no parts".to_owned(),
+        }));
+    };
+    Ok(Streamed {
         soap,
-        attachments: parts,
+        soap_content_type,
+        attachments,
     })
+}
+
+struct Headers {
+    id: String,
+    content_type: String,
+    encoding: Encoding,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Binary,
+    Base64,
+}
+
+fn read_headers(scanner: &mut Scanner<'_>, limits: &MimeLimits) -> Result<Headers, EbmsError> {
+    let mut raw = Vec::new();
+    if !scanner
+        .starts_with(b"\r\n")
+        .map_err(|e| e.or("a part ends in its headers"))?
+    {
+        scanner
+            .copy_until(b"\r\n\r\n", &mut raw, limits.max_header_bytes as u64)
+            .map_err(|e| e.or("a part's headers do not end with an empty line"))?;
+    } else {
+        scanner.consume(2);
+    }
+    let text = std::str::from_utf8(&raw).map_err(|_| mime_error("part headers are not UTF-8"))?;
+    let mut headers = Headers {
+        id: String::new(),
+        content_type: "application/octet-stream".to_owned(),
+        encoding: Encoding::Binary,
+    };
+    for line in unfold(text) {
+        if line.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(mime_error(format!("malformed part header {line:?}")));
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-id" => headers.id = strip_angles(value).to_owned(),
+            "content-type" => headers.content_type = value.trim().to_owned(),
+            "content-transfer-encoding" => {
+                headers.encoding = match value.trim().to_ascii_lowercase().as_str() {
+                    "binary" | "8bit" | "7bit" => Encoding::Binary,
+                    "base64" => Encoding::Base64,
+                    other => {
+                        return Err(EbmsError::new(
+                            ErrorCode::FeatureNotSupportedUnpackaging,
+                            format!(
+                                "Content-Transfer-Encoding {other} is not supported (binary, 8bit, 7bit, base64 are)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(headers)
+}
+
+fn decode_in_memory(raw: Vec<u8>, headers: &Headers) -> Result<Vec<u8>, EbmsError> {
+    match headers.encoding {
+        Encoding::Binary => Ok(raw),
+        Encoding::Base64 => {
+            let text: Vec<u8> = raw
+                .into_iter()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| mime_error(format!("part <{}> is not valid base64: {e}", headers.id)))
+        }
+    }
+}
+
+/// Copies one attachment's content into `data`, decoding base64 when the part says so.
+fn copy_part(
+    scanner: &mut Scanner<'_>,
+    delimiter: &[u8],
+    headers: &Headers,
+    data: &mut Spool,
+    limits: &MimeLimits,
+) -> Result<(), EbmsError> {
+    let truncated = "a part is not closed by the boundary (truncated body?)";
+    match headers.encoding {
+        Encoding::Binary => {
+            scanner
+                .copy_until(delimiter, data, limits.max_part_bytes)
+                .map_err(|e| e.or(truncated))?;
+        }
+        Encoding::Base64 => {
+            // Base64 parts are rare in AS4; decode them through a bounded raw spool.
+            let mut raw = Spool::new(limits.spool_threshold);
+            scanner
+                .copy_until(delimiter, &mut raw, limits.max_part_bytes.saturating_mul(2))
+                .map_err(|e| e.or(truncated))?;
+            let reader = raw.reader().map_err(|e| mime_error(e.to_string()))?;
+            let clean = WhitespaceFree(reader);
+            let mut decoder =
+                base64::read::DecoderReader::new(clean, &base64::engine::general_purpose::STANDARD);
+            io::copy(&mut (&mut decoder).take(limits.max_part_bytes + 1), data).map_err(|e| {
+                mime_error(format!("part <{}> is not valid base64: {e}", headers.id))
+            })?;
+            if data.len() > limits.max_part_bytes {
+                return Err(mime_error(format!(
+                    "a part exceeds {} bytes",
+                    limits.max_part_bytes
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops ASCII whitespace (line breaks in base64 content).
+struct WhitespaceFree<R: Read>(R);
+
+impl<R: Read> Read for WhitespaceFree<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                if !buf[i].is_ascii_whitespace() {
+                    buf[kept] = buf[i];
+                    kept += 1;
+                }
+            }
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
+/// Why a scan stopped: the input ended, a limit was reached, or reading failed.
+enum ScanError {
+    Eof,
+    Limit(u64),
+    Io(io::Error),
+}
+
+impl ScanError {
+    /// The ebMS error, with `eof` as the message when the input simply ended.
+    fn or(self, eof: &str) -> EbmsError {
+        match self {
+            ScanError::Eof => mime_error(eof),
+            ScanError::Limit(limit) => {
+                mime_error(format!("a part or header exceeds {limit} bytes"))
+            }
+            ScanError::Io(e) => mime_error(format!("reading the body: {e}")),
+        }
+    }
+}
+
+/// A forward-only scanner over the body with a fixed buffer.
+struct Scanner<'r> {
+    input: &'r mut dyn Read,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+const SCAN_BUFFER: usize = 64 * 1024;
+
+impl<'r> Scanner<'r> {
+    fn new(input: &'r mut dyn Read) -> Self {
+        Scanner {
+            input,
+            buf: vec![0u8; SCAN_BUFFER],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Reads more input after what is buffered; false at the end of the input.
+    fn fill(&mut self) -> Result<bool, ScanError> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ScanError::Io(e)),
+            }
+        }
+    }
+
+    fn available(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    fn starts_with(&mut self, prefix: &[u8]) -> Result<bool, ScanError> {
+        while self.available().len() < prefix.len() {
+            if !self.fill()? {
+                return Err(ScanError::Eof);
+            }
+        }
+        let yes = self.available().starts_with(prefix);
+        if yes && prefix == b"--" {
+            // The closing delimiter: nothing after it matters.
+            self.consume(2);
+        }
+        Ok(yes)
+    }
+
+    /// Copies bytes into `sink` up to `needle`, which is consumed and not copied. At most `limit` bytes.
+    fn copy_until(
+        &mut self,
+        needle: &[u8],
+        sink: &mut dyn Write,
+        limit: u64,
+    ) -> Result<u64, ScanError> {
+        let mut copied: u64 = 0;
+        loop {
+            if let Some(at) = memchr::memmem::find(self.available(), needle) {
+                copied += at as u64;
+                if copied > limit {
+                    return Err(ScanError::Limit(limit));
+                }
+                sink.write_all(&self.buf[self.start..self.start + at])
+                    .map_err(ScanError::Io)?;
+                self.consume(at + needle.len());
+                return Ok(copied);
+            }
+            // Keep a needle's length minus one: the needle may straddle the next read.
+            let safe = self.available().len().saturating_sub(needle.len() - 1);
+            copied += safe as u64;
+            if copied > limit {
+                return Err(ScanError::Limit(limit));
+            }
+            sink.write_all(&self.buf[self.start..self.start + safe])
+                .map_err(ScanError::Io)?;
+            self.consume(safe);
+            if !self.fill()? {
+                return Err(ScanError::Eof);
+            }
+        }
+    }
 }
 
 fn strip_angles(id: &str) -> &str {
@@ -149,106 +572,6 @@ fn strip_angles(id: &str) -> &str {
     id.strip_prefix('<')
         .and_then(|i| i.strip_suffix('>'))
         .unwrap_or(id)
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    memchr::memmem::find(haystack.get(from..)?, needle).map(|p| p + from)
-}
-
-/// Splits the body at `--boundary` delimiter lines; the preamble and epilogue are ignored.
-fn split(body: &[u8], boundary: &str, limits: &MimeLimits) -> Result<Vec<Part>, EbmsError> {
-    let delimiter = format!("--{boundary}");
-    let first = find(body, delimiter.as_bytes(), 0)
-        .ok_or_else(|| mime_error("the boundary never occurs in the body"))?;
-    let mut at = first + delimiter.len();
-    let inner = format!("\r\n--{boundary}");
-    let mut parts = Vec::new();
-    loop {
-        if body[at..].starts_with(b"--") {
-            return Ok(parts);
-        }
-        // Transport padding after the delimiter, then CRLF.
-        let line_end =
-            find(body, b"\r\n", at).ok_or_else(|| mime_error("a delimiter line does not end"))?;
-        if !body[at..line_end].iter().all(|b| *b == b' ' || *b == b'\t') {
-            return Err(mime_error("text after a boundary delimiter"));
-        }
-        let start = line_end + 2;
-        let end = find(body, inner.as_bytes(), start)
-            .ok_or_else(|| mime_error("a part is not closed by the boundary (truncated body?)"))?;
-        if parts.len() == limits.max_parts {
-            return Err(mime_error(format!(
-                "more than {} MIME parts",
-                limits.max_parts
-            )));
-        }
-        parts.push(part(&body[start..end], limits)?);
-        at = end + inner.len();
-    }
-}
-
-fn part(raw: &[u8], limits: &MimeLimits) -> Result<Part, EbmsError> {
-    let header_end = find(raw, b"\r\n\r\n", 0)
-        .map(|h| (h, h + 4))
-        .or_else(|| raw.starts_with(b"\r\n").then_some((0, 2)))
-        .ok_or_else(|| mime_error("a part's headers do not end with an empty line"))?;
-    if header_end.0 > limits.max_header_bytes {
-        return Err(mime_error(format!(
-            "a part's headers exceed {} bytes",
-            limits.max_header_bytes
-        )));
-    }
-    let headers = std::str::from_utf8(&raw[..header_end.0])
-        .map_err(|_| mime_error("part headers are not UTF-8"))?;
-    let content = &raw[header_end.1..];
-    if content.len() > limits.max_part_bytes {
-        return Err(mime_error(format!(
-            "a part exceeds {} bytes",
-            limits.max_part_bytes
-        )));
-    }
-    let (mut id, mut ty, mut encoding) = (
-        String::new(),
-        String::from("application/octet-stream"),
-        String::from("binary"),
-    );
-    for line in unfold(headers) {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(mime_error(format!("malformed part header {line:?}")));
-        };
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-id" => id = strip_angles(value).to_owned(),
-            "content-type" => ty = value.trim().to_owned(),
-            "content-transfer-encoding" => encoding = value.trim().to_ascii_lowercase(),
-            _ => {}
-        }
-    }
-    let body = match encoding.as_str() {
-        "binary" | "8bit" | "7bit" => content.to_vec(),
-        "base64" => {
-            let text: Vec<u8> = content
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|e| mime_error(format!("part <{id}> is not valid base64: {e}")))?
-        }
-        other => {
-            return Err(EbmsError::new(
-                ErrorCode::FeatureNotSupportedUnpackaging,
-                format!(
-                    "Content-Transfer-Encoding {other} is not supported (binary, 8bit, 7bit, base64 are)"
-                ),
-            ));
-        }
-    };
-    Ok(Part {
-        content_id: id,
-        content_type: ty,
-        body,
-    })
 }
 
 /// Header lines with folded continuations joined.
@@ -331,5 +654,52 @@ mod tests {
             &MimeLimits::default(),
         );
         assert_eq!(empty.unwrap_err().code, ErrorCode::MimeInconsistency);
+    }
+
+    /// Hands out the body a few bytes at a time, so every delimiter straddles reads somewhere.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 = self.1 % 7 + 1;
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_trickled_stream_reads_like_the_whole_body_and_large_parts_spill() {
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let payloads = vec![
+            attachment("big", &big),
+            attachment("small", b"\r\n--MIMEBoundary\r\n"),
+        ];
+        let (ty, body) = write(b"<S12:Envelope/>", &payloads);
+        let limits = MimeLimits {
+            spool_threshold: 1000,
+            ..MimeLimits::default()
+        };
+        let mut streamed = read_stream(&ty, &mut Trickle(&body, 0), &limits).unwrap();
+        assert_eq!(streamed.soap, b"<S12:Envelope/>");
+        assert!(streamed.attachments[0].data.spilled());
+        assert!(!streamed.attachments[1].data.spilled());
+        let small = streamed
+            .attachments
+            .pop()
+            .unwrap()
+            .data
+            .into_bytes()
+            .unwrap();
+        let large = streamed
+            .attachments
+            .pop()
+            .unwrap()
+            .data
+            .into_bytes()
+            .unwrap();
+        assert_eq!(large, big);
+        assert_eq!(small, b"\r\n--MIMEBoundary\r\n");
     }
 }

@@ -8,6 +8,8 @@ pub mod mime;
 pub use error::{EbmsError, ErrorCode};
 pub mod dedup;
 pub mod ebms;
+pub mod gcm;
 pub mod pack;
+pub mod spool;
 pub mod wsenc;
 pub mod wssec;
