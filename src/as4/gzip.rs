@@ -29,42 +29,55 @@ impl Default for InflateLimits {
 }
 
 pub fn compress(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
+    let mut out = Vec::with_capacity(data.len() / 4 + 64);
+    // Reading a slice and writing to a Vec cannot fail.
+    let _ = compress_to(&mut &data[..], &mut out);
+    out
 }
 
-/// Decompresses `data` within `limits`. The output is read through a cap one byte past the allowed size, so
-/// a bomb is stopped after at most that much work.
+/// Compresses `input` into `output` as it streams.
+pub fn compress_to(input: &mut dyn Read, output: &mut dyn Write) -> std::io::Result<u64> {
+    let mut encoder = GzEncoder::new(output, Compression::fast());
+    let n = std::io::copy(input, &mut encoder)?;
+    encoder.finish()?;
+    Ok(n)
+}
+
+/// Decompresses `data` within `limits`.
 pub fn decompress(data: &[u8], limits: &InflateLimits) -> Result<Vec<u8>, EbmsError> {
-    let allowed = limits.max_bytes.min(
-        (data.len() as u64)
-            .saturating_mul(limits.max_ratio)
-            .max(1024),
-    );
     let mut out = Vec::new();
-    GzDecoder::new(data)
-        .take(allowed + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| {
+    decompress_to(&mut &data[..], data.len() as u64, &mut out, limits)?;
+    Ok(out)
+}
+
+/// Decompresses `input` (`compressed_len` bytes) into `output` within `limits`. The output is read through
+/// a cap one byte past the allowed size, so a bomb is stopped after at most that much work.
+pub fn decompress_to(
+    input: &mut dyn Read,
+    compressed_len: u64,
+    output: &mut dyn Write,
+    limits: &InflateLimits,
+) -> Result<u64, EbmsError> {
+    let allowed = limits
+        .max_bytes
+        .min(compressed_len.saturating_mul(limits.max_ratio).max(1024));
+    let written =
+        std::io::copy(&mut GzDecoder::new(input).take(allowed + 1), output).map_err(|e| {
             EbmsError::new(
                 ErrorCode::DecompressionFailure,
                 format!("not valid gzip: {e}"),
             )
         })?;
-    if out.len() as u64 > allowed {
+    if written > allowed {
         return Err(EbmsError::new(
             ErrorCode::DecompressionFailure,
             format!(
-                "the payload inflates beyond {allowed} bytes from {} compressed (limits: {} bytes, ratio {})",
-                data.len(),
-                limits.max_bytes,
-                limits.max_ratio
+                "the payload inflates beyond {allowed} bytes from {compressed_len} compressed (limits: {} bytes, ratio {})",
+                limits.max_bytes, limits.max_ratio
             ),
         ));
     }
-    Ok(out)
+    Ok(written)
 }
 
 #[cfg(test)]

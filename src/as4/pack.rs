@@ -2,13 +2,16 @@
 //! the signature and the sender first, then decrypt, then check each attachment's signed digest, then
 //! decompress within limits. Every failure is one ebMS error.
 
+use std::io::{Read, Write};
+
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use super::ebms::{self, NrrReference, PartInfo, UserMessage};
 use super::error::{EbmsError, ErrorCode};
 use super::gzip::{self, InflateLimits};
-use super::mime::{self, MimeLimits, Part};
+use super::mime::{self, MimeLimits, MimeWriter};
+use super::spool::{Digesting, Spool};
 use super::wsenc;
 use super::wssec::{self, ApSigner, BODY_ID, Parts};
 use crate::pki::{CertInfo, Checker, Env, Usage};
@@ -25,13 +28,40 @@ pub struct Packed {
 }
 
 /// Packs `message` with one payload per `PartInfo` (`payloads[i]` is the content of `message.payloads[i]`),
-/// signed by `signer` and encrypted to the receiving AP's certificate `recipient`.
+/// signed by `signer` and encrypted to the receiving AP's certificate `recipient`, in memory.
 pub fn pack(
     message: &UserMessage,
     payloads: &[&[u8]],
     signer: &ApSigner,
     recipient: &CertificateDer<'_>,
 ) -> Result<Packed, EbmsError> {
+    let mut readers: Vec<&[u8]> = payloads.to_vec();
+    let mut sources: Vec<&mut dyn Read> = readers.iter_mut().map(|r| r as &mut dyn Read).collect();
+    let mut body = Vec::new();
+    let mut packed = pack_to(
+        message,
+        &mut sources,
+        signer,
+        recipient,
+        &mut body,
+        usize::MAX,
+    )?;
+    packed.body = body;
+    Ok(packed)
+}
+
+/// Packs as [`pack`] does, streaming: payloads are read once, compressed (and digested) into spools that go
+/// to disk above `spool_threshold`, and encrypted straight into `out`. The returned `Packed` has an empty
+/// `body`: the body went to `out`.
+pub fn pack_to(
+    message: &UserMessage,
+    payloads: &mut [&mut dyn Read],
+    signer: &ApSigner,
+    recipient: &CertificateDer<'_>,
+    out: &mut dyn Write,
+    spool_threshold: usize,
+) -> Result<Packed, EbmsError> {
+    let io = |e: std::io::Error| EbmsError::new(ErrorCode::Other, format!("packing: {e}"));
     if payloads.len() != message.payloads.len() {
         return Err(EbmsError::new(
             ErrorCode::Other,
@@ -42,32 +72,33 @@ pub fn pack(
             ),
         ));
     }
-    let mut prepared: Vec<(String, String, Vec<u8>)> = Vec::new();
-    for (info, content) in message.payloads.iter().zip(payloads) {
+    // Compress → (digest) → spool: what is signed is the compressed content.
+    let mut prepared: Vec<(String, String, Spool, String)> = Vec::new();
+    for (info, source) in message.payloads.iter().zip(payloads.iter_mut()) {
         let cid = info
             .href
             .strip_prefix("cid:")
             .unwrap_or(&info.href)
             .to_owned();
-        let (ty, bytes) = if info.compressed {
-            ("application/gzip".to_owned(), gzip::compress(content))
+        let mut sink = Digesting::new(Spool::new(spool_threshold));
+        let ty = if info.compressed {
+            gzip::compress_to(*source, &mut sink).map_err(io)?;
+            "application/gzip".to_owned()
         } else {
-            (info.mime_type.clone(), content.to_vec())
+            std::io::copy(*source, &mut sink).map_err(io)?;
+            info.mime_type.clone()
         };
-        prepared.push((cid, ty, bytes));
+        let (spool, digest) = sink.finish();
+        prepared.push((cid, ty, spool, digest));
     }
-    let encrypted = wsenc::encrypt(
-        &prepared
-            .iter()
-            .map(|(c, t, b)| (c.as_str(), t.as_str(), b.as_slice()))
-            .collect::<Vec<_>>(),
-        recipient,
-    )?;
-    let security = wssec::security_start(
-        signer.certificate(),
-        OffsetDateTime::now_utc(),
-        &encrypted.header,
-    );
+    let key = wsenc::ContentKey::generate()?;
+    let described: Vec<(&str, &str)> = prepared
+        .iter()
+        .map(|(c, t, ..)| (c.as_str(), t.as_str()))
+        .collect();
+    let encryption = wsenc::header(&described, recipient, &key)?;
+    let security =
+        wssec::security_start(signer.certificate(), OffsetDateTime::now_utc(), &encryption);
     let mut messaging = crate::xml::Writer::new();
     message.write(&mut messaging);
     let unsigned = ebms::envelope(
@@ -77,25 +108,23 @@ pub fn pack(
         ],
         BODY_ID,
     );
-    let signed_parts: Vec<(&str, &[u8])> = prepared
+    let digests: Vec<(&str, &str)> = prepared
         .iter()
-        .map(|(c, _, b)| (c.as_str(), b.as_slice()))
+        .map(|(c, _, _, d)| (c.as_str(), d.as_str()))
         .collect();
-    let (signed, references) = wssec::sign(&unsigned, &security, &signed_parts, signer)?;
-    let attachments: Vec<Part> = encrypted
-        .parts
-        .into_iter()
-        .map(|(content_id, body)| Part {
-            content_id,
-            content_type: "application/octet-stream".to_owned(),
-            body,
-        })
-        .collect();
-    let (content_type, body) = mime::write(signed.as_bytes(), &attachments);
+    let (signed, references) = wssec::sign(&unsigned, &security, &digests, signer)?;
+    // Encrypt → MIME, straight into the output.
+    let (mut writer, content_type) = MimeWriter::start(out, signed.as_bytes()).map_err(io)?;
+    for (cid, _, spool, _) in &mut prepared {
+        writer.part(cid, "application/octet-stream").map_err(io)?;
+        let mut reader = spool.reader().map_err(io)?;
+        key.seal(&mut reader, writer.content())?;
+    }
+    writer.finish().map_err(io)?;
     Ok(Packed {
         message_id: message.message_id.clone(),
         content_type,
-        body,
+        body: Vec::new(),
         references,
     })
 }
@@ -124,12 +153,13 @@ impl<'c> ReceivePolicy<'c> {
     }
 }
 
-/// A received, verified, decrypted and decompressed message.
+/// A received, verified, decrypted and decompressed message; payloads in memory, or spooled (`Spool`) when
+/// unpacked from a stream.
 #[derive(Debug)]
-pub struct Received {
+pub struct Received<P = Vec<u8>> {
     pub message: UserMessage,
     /// The payloads in PartInfo order, decompressed.
-    pub payloads: Vec<(PartInfo, Vec<u8>)>,
+    pub payloads: Vec<(PartInfo, P)>,
     pub signer: CertificateDer<'static>,
     /// The signature's references, for the receipt's NRR.
     pub references: Vec<NrrReference>,
@@ -143,13 +173,49 @@ pub struct Refused {
     pub error: EbmsError,
 }
 
-/// Unpacks an AS4 request body.
+/// Unpacks an AS4 request body held in memory.
 pub fn unpack(
     content_type: &str,
     body: &[u8],
     policy: &ReceivePolicy<'_>,
     key: &dyn PayloadKey,
 ) -> Result<Received, Refused> {
+    let mime = MimeLimits {
+        spool_threshold: usize::MAX,
+        ..policy.mime
+    };
+    let policy = ReceivePolicy {
+        mime,
+        xml: policy.xml.clone(),
+        ..*policy
+    };
+    let received = unpack_from(content_type, &mut &body[..], &policy, key)?;
+    let message_id = received.message.message_id.clone();
+    let payloads = received
+        .payloads
+        .into_iter()
+        .map(|(info, spool)| Ok((info, spool.into_bytes()?)))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| Refused {
+            message_id: Some(message_id),
+            error: EbmsError::new(ErrorCode::Other, format!("reading a spooled payload: {e}")),
+        })?;
+    Ok(Received {
+        message: received.message,
+        payloads,
+        signer: received.signer,
+        references: received.references,
+    })
+}
+
+/// Unpacks an AS4 request body as it streams in: the SOAP part in memory, attachments spooled (to disk above
+/// the policy's threshold), each then decrypted, digest-checked and decompressed through further spools.
+pub fn unpack_from(
+    content_type: &str,
+    body: &mut dyn Read,
+    policy: &ReceivePolicy<'_>,
+    key: &dyn PayloadKey,
+) -> Result<Received<Spool>, Refused> {
     let refuse = |message_id: Option<&str>| {
         let message_id = message_id.map(str::to_owned);
         move |error: EbmsError| Refused {
@@ -157,14 +223,14 @@ pub fn unpack(
             error,
         }
     };
-    let multipart = mime::read(content_type, body, &policy.mime).map_err(refuse(None))?;
-    let doc = parse_bytes(&multipart.soap.body, &policy.xml)
+    let mut streamed = mime::read_stream(content_type, body, &policy.mime).map_err(refuse(None))?;
+    let doc = parse_bytes(&streamed.soap, &policy.xml)
         .map_err(|e| EbmsError::new(ErrorCode::InvalidHeader, format!("the SOAP envelope: {e}")))
         .map_err(refuse(None))?;
     let parts = Parts::locate(&doc).map_err(refuse(None))?;
     let message = UserMessage::read(parts.messaging).map_err(refuse(None))?;
     let refused = refuse(Some(&message.message_id));
-    let attachment_ids: Vec<&str> = multipart
+    let attachment_ids: Vec<&str> = streamed
         .attachments
         .iter()
         .map(|a| a.content_id.as_str())
@@ -172,12 +238,23 @@ pub fn unpack(
     let check = wssec::verify(&doc, &attachment_ids).map_err(&refused)?;
     check_sender(&check.signer, &message, policy).map_err(&refused)?;
     let (encrypted, content_key) = wsenc::read(parts.security, key).map_err(&refused)?;
+    if streamed.attachments.len() != message.payloads.len() {
+        return Err(refused(EbmsError::new(
+            ErrorCode::MimeInconsistency,
+            format!(
+                "{} MIME attachments for {} PartInfo entries",
+                streamed.attachments.len(),
+                message.payloads.len()
+            ),
+        )));
+    }
+    let threshold = policy.mime.spool_threshold;
     let mut payloads = Vec::new();
     for info in &message.payloads {
         let cid = info.href.trim_start_matches("cid:");
-        let attachment = multipart
+        let attachment = streamed
             .attachments
-            .iter()
+            .iter_mut()
             .find(|a| a.content_id == cid)
             .ok_or_else(|| {
                 EbmsError::new(
@@ -196,24 +273,26 @@ pub fn unpack(
                 )
             })
             .map_err(&refused)?;
-        let plain = wsenc::decrypt(part, &content_key, &attachment.body).map_err(&refused)?;
-        wssec::check_attachment(&check, cid, &plain).map_err(&refused)?;
+        let io =
+            |e: std::io::Error| EbmsError::new(ErrorCode::Other, format!("attachment {cid}: {e}"));
+        // Decrypt into a spool, digesting the plaintext; none of it is used before tag and digest agree.
+        let mut plain = Digesting::new(Spool::new(threshold));
+        let mut sealed = attachment.data.reader().map_err(io).map_err(&refused)?;
+        wsenc::decrypt(part, &content_key, &mut sealed, &mut plain).map_err(&refused)?;
+        drop(sealed);
+        let (mut plain, digest) = plain.finish();
+        wssec::check_attachment(&check, cid, &digest).map_err(&refused)?;
         let content = if info.compressed {
-            gzip::decompress(&plain, &policy.inflate).map_err(&refused)?
+            let mut inflated = Spool::new(threshold);
+            let len = plain.len();
+            let mut reader = plain.reader().map_err(io).map_err(&refused)?;
+            gzip::decompress_to(&mut reader, len, &mut inflated, &policy.inflate)
+                .map_err(&refused)?;
+            inflated
         } else {
             plain
         };
         payloads.push((info.clone(), content));
-    }
-    if multipart.attachments.len() != message.payloads.len() {
-        return Err(refused(EbmsError::new(
-            ErrorCode::MimeInconsistency,
-            format!(
-                "{} MIME attachments for {} PartInfo entries",
-                multipart.attachments.len(),
-                message.payloads.len()
-            ),
-        )));
     }
     Ok(Received {
         message,
@@ -259,7 +338,7 @@ fn check_sender(
 }
 
 /// A signed Receipt (SOAP envelope) for a received message, with its references as NRR.
-pub fn receipt(received: &Received, signer: &ApSigner) -> Result<String, EbmsError> {
+pub fn receipt<P>(received: &Received<P>, signer: &ApSigner) -> Result<String, EbmsError> {
     let messaging = ebms::write_receipt(&received.message.message_id, &received.references);
     let security = wssec::security_start(signer.certificate(), OffsetDateTime::now_utc(), "");
     let unsigned = ebms::envelope(

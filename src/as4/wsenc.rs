@@ -3,11 +3,13 @@
 //! `xenc:EncryptedData` per attachment whose CipherReference names the MIME part (`cid:`), which then holds
 //! IV ‖ ciphertext ‖ tag.
 
-use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use std::io::{Read, Write};
+
 use base64::Engine;
 use rustls_pki_types::CertificateDer;
 
 use super::error::{EbmsError, ErrorCode};
+use super::gcm;
 use super::wssec::{BASE64_BINARY, X509V3};
 use crate::pki::CertInfo;
 use crate::xml::El;
@@ -28,34 +30,36 @@ pub const CIPHERTEXT_TRANSFORM: &str =
 pub const ENCRYPTED_KEY_ID: &str = "_encryptedkey";
 pub const RECIPIENT_TOKEN_ID: &str = "_recipienttoken";
 
-const NONCE_LEN: usize = 12;
+/// The per-message AES-128 content key.
+pub struct ContentKey([u8; 16]);
 
-/// The encrypted attachments and the Security header elements that describe them.
-pub struct Encrypted {
-    /// `xenc:EncryptedKey` followed by one `xenc:EncryptedData` per attachment.
-    pub header: String,
-    /// (content id, ciphertext) in the order given.
-    pub parts: Vec<(String, Vec<u8>)>,
+impl ContentKey {
+    pub fn generate() -> Result<ContentKey, EbmsError> {
+        let mut key = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut key).map_err(|_| other("no randomness".into()))?;
+        Ok(ContentKey(key))
+    }
+
+    /// Encrypts one attachment as it streams: IV ‖ ciphertext ‖ tag.
+    pub fn seal(&self, input: &mut dyn Read, output: &mut dyn Write) -> Result<u64, EbmsError> {
+        gcm::seal(&self.0, input, output).map_err(|e| other(format!("AES-GCM: {e}")))
+    }
 }
 
-/// Encrypts `attachments` (content id, MIME type, content) to `recipient`.
-pub fn encrypt(
-    attachments: &[(&str, &str, &[u8])],
+/// The Security header elements for `attachments` (content id, MIME type before encryption) encrypted
+/// under `key`: the receiver's certificate as a token, the EncryptedKey, and one EncryptedData each.
+pub fn header(
+    attachments: &[(&str, &str)],
     recipient: &CertificateDer<'_>,
-) -> Result<Encrypted, EbmsError> {
+    key: &ContentKey,
+) -> Result<String, EbmsError> {
     let info =
         CertInfo::parse(recipient).map_err(|e| other(format!("receiver AP certificate: {e}")))?;
-    let mut key_bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut key_bytes).map_err(|_| other("no randomness".into()))?;
-    let key = LessSafeKey::new(
-        UnboundKey::new(&AES_128_GCM, &key_bytes).map_err(|_| other("AES key".into()))?,
-    );
-    let wrapped = wrap_key(&info, Oaep::Sha256, &key_bytes).map_err(|e| other(e.to_string()))?;
+    let wrapped = wrap_key(&info, Oaep::Sha256, &key.0).map_err(|e| other(e.to_string()))?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut data_refs = String::new();
     let mut data = String::new();
-    let mut parts = Vec::new();
-    for (i, (cid, mime_type, content)) in attachments.iter().enumerate() {
+    for (i, (cid, mime_type)) in attachments.iter().enumerate() {
         let id = format!("_encrypteddata{}", i + 1);
         data_refs.push_str(&format!("<xenc:DataReference URI=\"#{id}\"/>"));
         data.push_str(&format!(
@@ -65,24 +69,10 @@ pub fn encrypt(
 <xenc:CipherData><xenc:CipherReference URI=\"cid:{cid}\"><xenc:Transforms><ds:Transform xmlns:ds=\"{DS}\" Algorithm=\"{CIPHERTEXT_TRANSFORM}\"/></xenc:Transforms></xenc:CipherReference></xenc:CipherData>\
 </xenc:EncryptedData>"
         ));
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| other("no randomness".into()))?;
-        let mut sealed = Vec::with_capacity(NONCE_LEN + content.len() + 16);
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(content);
-        let tag = key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::empty(),
-                &mut sealed[NONCE_LEN..],
-            )
-            .map_err(|_| other("AES-GCM".into()))?;
-        sealed.extend_from_slice(tag.as_ref());
-        parts.push(((*cid).to_owned(), sealed));
     }
     // The receiver's certificate travels as a token the EncryptedKey points at (the WSS4J layout), so the
     // receiver can tell at once whether the message was encrypted for it.
-    let header = format!(
+    Ok(format!(
         "<wsse:BinarySecurityToken EncodingType=\"{BASE64_BINARY}\" ValueType=\"{X509V3}\" wsu:Id=\"{RECIPIENT_TOKEN_ID}\">{recipient_b64}</wsse:BinarySecurityToken>\
 <xenc:EncryptedKey xmlns:xenc=\"{XENC}\" Id=\"{ENCRYPTED_KEY_ID}\">\
 <xenc:EncryptionMethod Algorithm=\"{RSA_OAEP}\"><ds:DigestMethod xmlns:ds=\"{DS}\" Algorithm=\"{SHA256}\"/><xenc11:MGF xmlns:xenc11=\"{XENC11}\" Algorithm=\"{MGF1_SHA256}\"/></xenc:EncryptionMethod>\
@@ -91,8 +81,7 @@ pub fn encrypt(
 <xenc:ReferenceList>{data_refs}</xenc:ReferenceList></xenc:EncryptedKey>{data}",
         recipient_b64 = b64.encode(recipient),
         wrapped = b64.encode(&wrapped),
-    );
-    Ok(Encrypted { header, parts })
+    ))
 }
 
 fn other(detail: String) -> EbmsError {
@@ -111,7 +100,7 @@ fn policy(detail: impl Into<String>) -> EbmsError {
 pub struct EncryptedPart {
     pub content_id: String,
     pub mime_type: Option<String>,
-    algorithm: &'static aws_lc_rs::aead::Algorithm,
+    key_len: usize,
 }
 
 /// Reads the EncryptedKey and EncryptedData elements of a verified Security header and unwraps the content
@@ -161,12 +150,12 @@ pub fn read(
     let key_id = encrypted_key.attr("Id").unwrap_or_default();
     let mut parts = Vec::new();
     for data in security.children_named(XENC, "EncryptedData") {
-        let algorithm = match data
+        let key_len = match data
             .child(XENC, "EncryptionMethod")
             .and_then(|m| m.attr("Algorithm"))
         {
-            Some(AES128_GCM) => &AES_128_GCM,
-            Some(AES256_GCM) => &AES_256_GCM,
+            Some(AES128_GCM) => 16,
+            Some(AES256_GCM) => 32,
             other => {
                 return Err(policy(format!(
                     "attachment encryption {other:?} is not AES-GCM"
@@ -195,7 +184,7 @@ pub fn read(
         parts.push(EncryptedPart {
             content_id: cid.to_owned(),
             mime_type: data.attr("MimeType").map(str::to_owned),
-            algorithm,
+            key_len,
         });
     }
     let content_key = key.unwrap_key(Oaep::Sha256, &wrapped).map_err(|e| {
@@ -250,40 +239,25 @@ fn check_recipient(
     Ok(())
 }
 
-/// Decrypts one attachment (IV ‖ ciphertext ‖ tag); GCM's tag authenticates it.
+/// Decrypts one attachment (IV ‖ ciphertext ‖ tag) as it streams; GCM's tag authenticates it. On an error,
+/// what reached `output` must be discarded.
 pub fn decrypt(
     part: &EncryptedPart,
     content_key: &[u8],
-    sealed: &[u8],
-) -> Result<Vec<u8>, EbmsError> {
-    if content_key.len() != part.algorithm.key_len() {
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+) -> Result<u64, EbmsError> {
+    if content_key.len() != part.key_len {
         return Err(failed(format!(
             "the content key is {} bytes, the algorithm needs {}",
             content_key.len(),
-            part.algorithm.key_len()
+            part.key_len
         )));
     }
-    if sealed.len() < NONCE_LEN + 16 {
-        return Err(failed(format!(
-            "attachment {} is too short to be AES-GCM output",
+    gcm::open(content_key, input, output).map_err(|e| {
+        failed(format!(
+            "attachment {} does not decrypt ({e})",
             part.content_id
-        )));
-    }
-    let key = LessSafeKey::new(
-        UnboundKey::new(part.algorithm, content_key).map_err(|_| failed("AES key"))?,
-    );
-    let (nonce, rest) = sealed.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| failed("nonce"))?;
-    let mut buffer = rest.to_vec();
-    let plain_len = key
-        .open_in_place(nonce, Aad::empty(), &mut buffer)
-        .map_err(|_| {
-            failed(format!(
-                "attachment {} does not decrypt (changed, or not for us)",
-                part.content_id
-            ))
-        })?
-        .len();
-    buffer.truncate(plain_len);
-    Ok(buffer)
+        ))
+    })
 }

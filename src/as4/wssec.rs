@@ -75,11 +75,12 @@ pub fn security_start(
 pub const SECURITY_END: &str = "</wsse:Security>";
 
 /// Signs the envelope `unsigned` (whose Security header is `security_start` + [`SECURITY_END`]) and the
-/// attachments `(content_id, content)`: returns the signed envelope and the references, for NRR.
+/// attachments `(content_id, base64 SHA-256 of the content)`: returns the signed envelope and the references,
+/// for NRR. Attachments are digested by the caller as they stream past.
 pub fn sign(
     unsigned: &str,
     security_start: &str,
-    attachments: &[(&str, &[u8])],
+    attachments: &[(&str, &str)],
     signer: &ApSigner,
 ) -> Result<(String, Vec<NrrReference>), EbmsError> {
     let doc = crate::xml::parse(unsigned, &crate::xml::Limits::default())
@@ -101,12 +102,12 @@ pub fn sign(
             digest_value: digest_b64(&exc_c14n(el)?),
         });
     }
-    for (id, content) in attachments {
+    for (id, digest) in attachments {
         references.push(NrrReference {
             uri: format!("cid:{id}"),
             transforms: vec![ATTACHMENT_CONTENT.to_owned()],
             digest_method: SHA256.to_owned(),
-            digest_value: digest_b64(content),
+            digest_value: (*digest).to_owned(),
         });
     }
     let signed_info = signed_info(&references);
@@ -434,11 +435,11 @@ fn verify_value(
     .map_err(|_| auth("the signature value does not verify with the BinarySecurityToken's key"))
 }
 
-/// Compares a decrypted attachment with the digest the sender signed.
+/// Compares a decrypted attachment's digest (base64 SHA-256) with the one the sender signed.
 pub fn check_attachment(
     check: &SignatureCheck,
     content_id: &str,
-    content: &[u8],
+    digest: &str,
 ) -> Result<(), EbmsError> {
     let expected = check
         .attachment_digests
@@ -450,7 +451,7 @@ pub fn check_attachment(
                 "attachment {content_id} is not covered by the signature"
             ))
         })?;
-    if &digest_b64(content) != expected {
+    if digest != expected {
         return Err(auth(format!(
             "attachment {content_id} was changed after signing (digest mismatch)"
         )));
