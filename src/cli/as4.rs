@@ -180,8 +180,21 @@ fn pack_cmd(
     let (pair, cert) = ap_key(key, data_dir)?;
     let signer = ApSigner::new(&pair, cert)?;
     let message = UserMessage::for_xhe(&envelope, from, to);
-    let packed = pack::pack(&message, &[&bytes], &signer, &read_cert(to_cert)?)?;
-    std::fs::write(with_suffix(out, ".body"), &packed.body)?;
+    let body_path = with_suffix(out, ".body");
+    let mut body = std::io::BufWriter::new(
+        std::fs::File::create(&body_path).with_context(|| body_path.display().to_string())?,
+    );
+    let mut source: &[u8] = &bytes;
+    let mut sources: Vec<&mut dyn std::io::Read> = vec![&mut source];
+    let packed = pack::pack_to(
+        &message,
+        &mut sources,
+        &signer,
+        &read_cert(to_cert)?,
+        &mut body,
+        crate::as4::spool::DEFAULT_THRESHOLD,
+    )?;
+    std::io::Write::flush(&mut body)?;
     std::fs::write(with_suffix(out, ".type"), &packed.content_type)?;
     let sent = json!({"message_id": packed.message_id, "references": packed.references.iter().map(|r| json!({
         "uri": r.uri, "transforms": r.transforms, "digest_method": r.digest_method, "digest_value": r.digest_value,
@@ -191,9 +204,9 @@ fn pack_cmd(
         serde_json::to_string_pretty(&sent)?,
     )?;
     eprintln!(
-        "packed {} ({} bytes) from {from} to {to}",
+        "packed {} from {from} to {to} into {}",
         packed.message_id,
-        packed.body.len()
+        body_path.display()
     );
     Ok(exit::OK)
 }
@@ -216,7 +229,9 @@ fn unpack_cmd(
             .to_owned(),
         (None, None) => bail!("give the HTTP Content-Type with --type or --type-file"),
     };
-    let bytes = std::fs::read(body).with_context(|| body.display().to_string())?;
+    let mut input = std::io::BufReader::new(
+        std::fs::File::open(body).with_context(|| body.display().to_string())?,
+    );
     let (pair, cert) = ap_key(key, data_dir)?;
     let signer = ApSigner::new(&pair, cert.clone())?;
     let payload_key = RsaPayloadKey::new(&pair, cert)?;
@@ -224,12 +239,14 @@ fn unpack_cmd(
     let checker = Checker::new(&trust, RevocationPolicy::default());
     let policy = ReceivePolicy::new(&checker, env);
     std::fs::create_dir_all(out_dir).with_context(|| out_dir.display().to_string())?;
-    match pack::unpack(&content_type, &bytes, &policy, &payload_key) {
-        Ok(received) => {
+    match pack::unpack_from(&content_type, &mut input, &policy, &payload_key) {
+        Ok(mut received) => {
             let mut files = Vec::new();
-            for (i, (info, content)) in received.payloads.iter().enumerate() {
+            for (i, (info, content)) in received.payloads.iter_mut().enumerate() {
                 let path = out_dir.join(format!("payload-{}.xml", i + 1));
-                std::fs::write(&path, content)?;
+                let mut file =
+                    std::fs::File::create(&path).with_context(|| path.display().to_string())?;
+                std::io::copy(&mut content.reader()?, &mut file)?;
                 files.push(json!({"href": info.href, "mime_type": info.mime_type, "file": path.display().to_string(), "bytes": content.len()}));
             }
             let receipt = pack::receipt(&received, &signer)?;
