@@ -108,6 +108,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    support::rsa_bound(c, &k1, &k2);
     if let Ok(status) = std::fs::read_to_string("/proc/self/status")
         && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM"))
     {

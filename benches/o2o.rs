@@ -9,8 +9,6 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, PrivateDecryptingKey};
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rustls_pki_types::CertificateDer;
 use sdk_relay::envelope::ids::TransportModel;
@@ -138,47 +136,7 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
-    rsa_bound(c, &k);
-}
-
-/// The RSA-3072 private-key operations: one PKCS#1 v1.5 signature per seal, one OAEP decryption per open.
-fn rsa_bound(c: &mut Criterion, k: &Keys) {
-    let mut group = c.benchmark_group("rsa-3072");
-    let signer = RsaKeyPair::from_pkcs8(&k.sender.0.serialize_der()).expect("RSA key");
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let mut signature = vec![0u8; signer.public_modulus_len()];
-    group.bench_function("sign-sha256", |b| {
-        b.iter(|| {
-            signer
-                .sign(
-                    &RSA_PKCS1_SHA256,
-                    &rng,
-                    black_box(b"signed info"),
-                    &mut signature,
-                )
-                .expect("sign")
-        })
-    });
-    let private =
-        PrivateDecryptingKey::from_pkcs8(&k.recipient.0.serialize_der()).expect("RSA key");
-    let public = private.public_key();
-    let decrypting = OaepPrivateDecryptingKey::new(private).expect("OAEP key");
-    let encrypting = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(public).expect("public key");
-    let mut wrapped = vec![0u8; encrypting.ciphertext_size()];
-    let wrapped = encrypting
-        .encrypt(&OAEP_SHA1_MGF1SHA1, &[7u8; 32], &mut wrapped, None)
-        .expect("wrap")
-        .to_vec();
-    let mut plain = vec![0u8; decrypting.min_output_size()];
-    group.bench_function("oaep-decrypt", |b| {
-        b.iter(|| {
-            decrypting
-                .decrypt(&OAEP_SHA1_MGF1SHA1, black_box(&wrapped), &mut plain, None)
-                .expect("unwrap")
-                .len()
-        })
-    });
-    group.finish();
+    support::rsa_bound(c, &k.sender.0, &k.recipient.0);
 }
 
 /// xmlsec1 doing the same: encrypt then sign, verify then decrypt, as separate xmlsec1 runs (the way

@@ -82,6 +82,7 @@ fn pack_unpack_and_receipt_between_two_nodes() {
         &[
             "as4",
             "receipt",
+            "verify",
             &p(&received.join("receipt.xml")),
             "--sent",
             &p(&d.join("msg.sent.json")),
@@ -91,6 +92,26 @@ fn pack_unpack_and_receipt_between_two_nodes() {
     );
     assert!(out.status.success(), "{}", stdout(&out));
     assert!(stdout(&out).contains("valid receipt"));
+
+    // `receipt make` verifies the same message and writes only the receipt.
+    let only = d.join("receipt-only");
+    let out = relay(
+        &ap2,
+        &[
+            "as4",
+            "receipt",
+            "make",
+            &p(&d.join("msg.body")),
+            "--type-file",
+            &p(&d.join("msg.type")),
+            "--env",
+            "as4-cli",
+            "--out-dir",
+            &p(&only),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(only.join("receipt.xml").exists() && !only.join("payload-1.xml").exists());
 
     // One byte of the body changed: refused with an ebMS error, and an Error signal written.
     let mut body = std::fs::read(d.join("msg.body")).unwrap();

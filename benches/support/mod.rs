@@ -1,5 +1,7 @@
-//! What the benchmarks share: SDK envelopes of a chosen size.
+//! What the benchmarks share: SDK envelopes of a chosen size, and the RSA bound.
 
+use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, PrivateDecryptingKey};
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use sdk_relay::envelope::ids::{FEDERATION_SDK, TransportModel};
 use sdk_relay::envelope::message::{
     Attention, ContentFile, DigitalDocument, Ii, MessageHeader, Party, timestamp_now,
@@ -87,4 +89,55 @@ pub fn envelope_with(target: usize, tm: TransportModel, filler: Filler) -> Strin
     Xhe::for_message(message, FEDERATION_SDK, tm)
         .to_xml()
         .expect("valid")
+}
+
+/// The RSA private-key operations that bound message throughput: one PKCS#1 v1.5 signature per sealed or
+/// packed message, one OAEP decryption per opened or unpacked one (SHA-1 OAEP as the O2O layer uses; the
+/// AS4 layer's SHA-256 OAEP costs the same private-key operation).
+#[allow(dead_code)]
+pub fn rsa_bound(
+    c: &mut criterion::Criterion,
+    signer: &rcgen::KeyPair,
+    decrypter: &rcgen::KeyPair,
+) {
+    let mut group = c.benchmark_group("rsa-3072");
+    let signer = RsaKeyPair::from_pkcs8(&signer.serialize_der()).expect("RSA key");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut signature = vec![0u8; signer.public_modulus_len()];
+    group.bench_function("sign-sha256", |b| {
+        b.iter(|| {
+            signer
+                .sign(
+                    &RSA_PKCS1_SHA256,
+                    &rng,
+                    std::hint::black_box(b"signed info"),
+                    &mut signature,
+                )
+                .expect("sign")
+        })
+    });
+    let private = PrivateDecryptingKey::from_pkcs8(&decrypter.serialize_der()).expect("RSA key");
+    let public = private.public_key();
+    let decrypting = OaepPrivateDecryptingKey::new(private).expect("OAEP key");
+    let encrypting = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(public).expect("public key");
+    let mut wrapped = vec![0u8; encrypting.ciphertext_size()];
+    let wrapped = encrypting
+        .encrypt(&OAEP_SHA1_MGF1SHA1, &[7u8; 32], &mut wrapped, None)
+        .expect("wrap")
+        .to_vec();
+    let mut plain = vec![0u8; decrypting.min_output_size()];
+    group.bench_function("oaep-decrypt", |b| {
+        b.iter(|| {
+            decrypting
+                .decrypt(
+                    &OAEP_SHA1_MGF1SHA1,
+                    std::hint::black_box(&wrapped),
+                    &mut plain,
+                    None,
+                )
+                .expect("unwrap")
+                .len()
+        })
+    });
+    group.finish();
 }

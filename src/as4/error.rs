@@ -19,6 +19,17 @@ impl EbmsError {
             detail: detail.into(),
         }
     }
+
+    /// SDK §2.5: the AP does not serve the addressed participant (for this message type): EBMS:0004 with the
+    /// error detail `NOT_SERVICED`.
+    pub fn not_serviced(participant: &str) -> Self {
+        EbmsError::new(
+            ErrorCode::Other,
+            format!(
+                "NOT_SERVICED: this access point does not serve {participant} for this message type"
+            ),
+        )
+    }
 }
 
 /// The codes this node sends and understands.
@@ -171,6 +182,15 @@ impl fmt::Display for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
+
+    #[test]
+    fn not_serviced_is_ebms_0004_with_the_sdk_detail() {
+        let e = super::EbmsError::not_serviced("0203:region-b.example.se");
+        assert_eq!(e.code.as_str(), "EBMS:0004");
+        assert!(e.detail.starts_with("NOT_SERVICED"));
+        let signal = crate::as4::ebms::write_error(Some("m1"), &[e]);
+        assert!(signal.contains("errorCode=\"EBMS:0004\"") && signal.contains("NOT_SERVICED"));
+    }
 
     #[test]
     fn every_code_parses_back_and_codes_are_unique() {

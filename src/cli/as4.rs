@@ -23,7 +23,8 @@ use crate::xmlsec::RsaPayloadKey;
 #[command(after_help = "Examples:
   sdk-relay --data-dir ap1 as4 pack sealed.xml --from AP0001-SDK-QA --to AP0045-SDK-QA --to-cert ap45.pem --out msg
   sdk-relay --data-dir ap45 as4 unpack msg.body --type-file msg.type --env qa --out-dir received/
-  sdk-relay as4 receipt received/receipt.xml --sent msg.sent.json --cert ap45.pem
+  sdk-relay as4 receipt verify received/receipt.xml --sent msg.sent.json --cert ap45.pem
+  sdk-relay --data-dir ap45 as4 receipt make msg.body --type-file msg.type --env qa --out-dir receipts/
 
 `pack` writes msg.body, msg.type (the HTTP Content-Type) and msg.sent.json (what was signed, to check the
 receipt against). `unpack` verifies, decrypts and decompresses, writes the payloads, the signed receipt
@@ -58,27 +59,23 @@ enum Command {
     },
     /// Verify, decrypt and decompress an AS4 message; write its payloads and the receipt or Error signal.
     Unpack {
-        /// The HTTP request body.
-        body: PathBuf,
-        /// The HTTP Content-Type, or --type-file.
-        #[arg(
-            long = "type",
-            value_name = "CONTENT-TYPE",
-            conflicts_with = "type_file"
-        )]
-        content_type: Option<String>,
-        #[arg(long, value_name = "FILE")]
-        type_file: Option<PathBuf>,
-        /// The environment whose AP trust (and CRLs) judge the sender.
-        #[arg(long)]
-        env: Env,
         #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long, value_name = "DIR", default_value = ".")]
-        out_dir: PathBuf,
+        message: Incoming,
+    },
+    /// Make the signed receipt for a message (verifying it exactly as unpack does), or check a receipt.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+}
+
+#[derive(clap::Subcommand)]
+enum ReceiptCommand {
+    /// Verify a received message and write only its signed receipt (receipt.xml) or error.xml.
+    Make {
+        #[command(flatten)]
+        message: Incoming,
     },
     /// Check a receipt against what `pack` signed.
-    Receipt {
+    Verify {
         receipt: PathBuf,
         /// The PREFIX.sent.json that `pack` wrote.
         #[arg(long, value_name = "FILE")]
@@ -87,6 +84,29 @@ enum Command {
         #[arg(long, value_name = "PEM")]
         cert: PathBuf,
     },
+}
+
+/// A received AS4 request and how to judge it.
+#[derive(clap::Args)]
+struct Incoming {
+    /// The HTTP request body.
+    body: PathBuf,
+    /// The HTTP Content-Type, or --type-file.
+    #[arg(
+        long = "type",
+        value_name = "CONTENT-TYPE",
+        conflicts_with = "type_file"
+    )]
+    content_type: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    type_file: Option<PathBuf>,
+    /// The environment whose AP trust (and CRLs) judge the sender.
+    #[arg(long)]
+    env: Env,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -109,27 +129,13 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
             key,
             out,
         } => pack_cmd(&xhe, &from, &to, &to_cert, &key, &out, data_dir),
-        Command::Unpack {
-            body,
-            content_type,
-            type_file,
-            env,
-            key,
-            out_dir,
-        } => unpack_cmd(
-            &body,
-            content_type,
-            type_file,
-            &env,
-            &key,
-            &out_dir,
-            data_dir,
-        ),
-        Command::Receipt {
+        Command::Unpack { message } => unpack_cmd(&message, true, data_dir),
+        Command::Receipt(ReceiptCommand::Make { message }) => unpack_cmd(&message, false, data_dir),
+        Command::Receipt(ReceiptCommand::Verify {
             receipt,
             sent,
             cert,
-        } => receipt_cmd(&receipt, &sent, &cert),
+        }) => receipt_cmd(&receipt, &sent, &cert),
     };
     super::finish(result)
 }
@@ -211,19 +217,13 @@ fn pack_cmd(
     Ok(exit::OK)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn unpack_cmd(
-    body: &Path,
-    content_type: Option<String>,
-    type_file: Option<PathBuf>,
-    env: &Env,
-    key: &KeyArgs,
-    out_dir: &Path,
-    data_dir: &Path,
-) -> Result<u8> {
-    let content_type = match (content_type, type_file) {
-        (Some(t), _) => t,
-        (None, Some(f)) => std::fs::read_to_string(&f)
+/// Verifies, decrypts and decompresses `m`; writes the payloads (when `payloads`) and the signed receipt, or
+/// the Error signal.
+fn unpack_cmd(m: &Incoming, payloads: bool, data_dir: &Path) -> Result<u8> {
+    let (body, env, key, out_dir) = (&m.body, &m.env, &m.key, &m.out_dir);
+    let content_type = match (&m.content_type, &m.type_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
             .with_context(|| f.display().to_string())?
             .trim()
             .to_owned(),
@@ -243,6 +243,9 @@ fn unpack_cmd(
         Ok(mut received) => {
             let mut files = Vec::new();
             for (i, (info, content)) in received.payloads.iter_mut().enumerate() {
+                if !payloads {
+                    break;
+                }
                 let path = out_dir.join(format!("payload-{}.xml", i + 1));
                 let mut file =
                     std::fs::File::create(&path).with_context(|| path.display().to_string())?;
