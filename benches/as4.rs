@@ -12,33 +12,13 @@ use sdk_relay::as4::ebms::UserMessage;
 use sdk_relay::as4::pack::{self, ReceivePolicy};
 use sdk_relay::as4::wssec::ApSigner;
 use sdk_relay::envelope::ids::TransportModel;
-use sdk_relay::pki::federation::{CreateOptions, Federation, IssueOptions};
-use sdk_relay::pki::profile::Subject;
-use sdk_relay::pki::{Checker, KeyAlgorithm, Purpose, RevocationPolicy, Role, truststore::Trust};
+use sdk_relay::pki::{Checker, Purpose, RevocationPolicy, Role, truststore::Trust};
 use sdk_relay::xmlsec::RsaPayloadKey;
 
 fn bench(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fed = Federation::create(
-        &dir.path().join("fed"),
-        &CreateOptions {
-            env: "bench".parse().expect("env"),
-            key: KeyAlgorithm::Rsa3072,
-            crl_base_url: None,
-            ca_days: 3650,
-        },
-    )
-    .expect("federation");
-    let issue = |cn: &str| {
-        let subject = Subject {
-            common_name: cn.to_owned(),
-            ..Subject::default()
-        };
-        let (key, chain) = fed
-            .issue(Purpose::Ap, &subject, &IssueOptions::default())
-            .expect("issue");
-        (key, chain[0].clone())
-    };
+    let bench_fed = support::BenchFederation::new();
+    let fed = &bench_fed.fed;
+    let issue = |cn: &str| bench_fed.issue(Purpose::Ap, cn);
     let (k1, c1) = issue("AP0001-SDK-TEST");
     let (k2, c2) = issue("AP0002-SDK-TEST");
     let signer = ApSigner::new(&k1, c1).expect("signer");

@@ -12,46 +12,22 @@ use std::process::Command;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rustls_pki_types::CertificateDer;
 use sdk_relay::envelope::ids::TransportModel;
-use sdk_relay::pki::federation::{CreateOptions, Federation, IssueOptions};
-use sdk_relay::pki::profile::Subject;
-use sdk_relay::pki::{Checker, KeyAlgorithm, Purpose, RevocationPolicy, Role, truststore::Trust};
+use sdk_relay::pki::{Checker, Purpose, RevocationPolicy, Role, truststore::Trust};
 use sdk_relay::xml::{Limits, parse};
 use sdk_relay::xmlsec::{self, RsaPayloadKey, SignerPolicy, SigningKey, TrustCheck};
 
 struct Keys {
-    _dir: tempfile::TempDir,
-    fed: Federation,
+    federation: support::BenchFederation,
     sender: (rcgen::KeyPair, CertificateDer<'static>),
     recipient: (rcgen::KeyPair, CertificateDer<'static>),
 }
 
 fn keys() -> Keys {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fed = Federation::create(
-        &dir.path().join("fed"),
-        &CreateOptions {
-            env: "bench".parse().expect("env"),
-            key: KeyAlgorithm::Rsa3072,
-            crl_base_url: None,
-            ca_days: 3650,
-        },
-    )
-    .expect("federation");
-    let issue = |purpose, cn: &str| {
-        let subject = Subject {
-            common_name: cn.to_owned(),
-            ..Subject::default()
-        };
-        let (key, chain) = fed
-            .issue(purpose, &subject, &IssueOptions::default())
-            .expect("issue");
-        (key, chain[0].clone())
-    };
-    let sender = issue(Purpose::O2oSign, "Kommun A");
-    let recipient = issue(Purpose::O2oEncrypt, "Region B");
+    let federation = support::BenchFederation::new();
+    let sender = federation.issue(Purpose::O2oSign, "Kommun A");
+    let recipient = federation.issue(Purpose::O2oEncrypt, "Region B");
     Keys {
-        _dir: dir,
-        fed,
+        federation,
         sender,
         recipient,
     }
@@ -65,6 +41,7 @@ fn bench(c: &mut Criterion) {
     let payload_key =
         RsaPayloadKey::new(&k.recipient.0, k.recipient.1.clone()).expect("payload key");
     let o2o_ca = k
+        .federation
         .fed
         .trust_files()
         .into_iter()
@@ -73,7 +50,7 @@ fn bench(c: &mut Criterion) {
         .expect("O2O CA");
     let ca =
         sdk_relay::pki::read_certificates(&std::fs::read(&o2o_ca).expect("CA"), "ca").expect("CA");
-    let env = k.fed.env().clone();
+    let env = k.federation.fed.env().clone();
     let trust = Trust::ad_hoc(&env, Role::O2o, ca, &[]).expect("trust");
     let checker = Checker::new(
         &trust,

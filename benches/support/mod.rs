@@ -141,3 +141,50 @@ pub fn rsa_bound(
     });
     group.finish();
 }
+
+/// A production-shaped (RSA-3072) test federation in a temporary directory, for the benches that sign.
+#[allow(dead_code)]
+pub struct BenchFederation {
+    _dir: tempfile::TempDir,
+    pub fed: sdk_relay::pki::federation::Federation,
+}
+
+#[allow(dead_code)]
+impl BenchFederation {
+    pub fn new() -> BenchFederation {
+        use sdk_relay::pki::federation::{CreateOptions, Federation};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fed = Federation::create(
+            &dir.path().join("fed"),
+            &CreateOptions {
+                env: "bench".parse().expect("env"),
+                key: sdk_relay::pki::KeyAlgorithm::Rsa3072,
+                crl_base_url: None,
+                ca_days: 3650,
+            },
+        )
+        .expect("federation");
+        BenchFederation { _dir: dir, fed }
+    }
+
+    /// A key and certificate for `purpose` with common name `cn`.
+    pub fn issue(
+        &self,
+        purpose: sdk_relay::pki::Purpose,
+        cn: &str,
+    ) -> (rcgen::KeyPair, rustls_pki_types::CertificateDer<'static>) {
+        let subject = sdk_relay::pki::profile::Subject {
+            common_name: cn.to_owned(),
+            ..Default::default()
+        };
+        let (key, chain) = self
+            .fed
+            .issue(
+                purpose,
+                &subject,
+                &sdk_relay::pki::federation::IssueOptions::default(),
+            )
+            .expect("issue");
+        (key, chain[0].clone())
+    }
+}

@@ -116,15 +116,7 @@ impl UserMessage {
 
     /// The `eb:Messaging` header element.
     pub fn write(&self, w: &mut Writer) {
-        w.start(
-            "eb:Messaging",
-            &[
-                ("xmlns:eb", EB),
-                ("xmlns:wsu", WSU),
-                ("S12:mustUnderstand", "true"),
-                ("wsu:Id", MESSAGING_ID),
-            ],
-        );
+        messaging_start(w);
         w.start("eb:UserMessage", &[("mpc", MPC_DEFAULT)]);
         message_info(
             w,
@@ -376,9 +368,22 @@ pub struct NrrReference {
     pub digest_value: String,
 }
 
-/// A Receipt signal for `ref_to_message_id`, carrying the references of the received message's signature.
-pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> String {
+/// `eb:Messaging` opened with a SignalMessage and its MessageInfo; the caller adds the signal and finishes.
+fn signal(ref_to_message_id: Option<&str>) -> Writer {
     let mut w = Writer::new();
+    messaging_start(&mut w);
+    w.start("eb:SignalMessage", &[]);
+    message_info(
+        &mut w,
+        &OffsetDateTime::now_utc(),
+        &new_message_id(),
+        ref_to_message_id,
+    );
+    w
+}
+
+/// The `eb:Messaging` start tag every message and signal shares (its wsu:Id is what the signature references).
+fn messaging_start(w: &mut Writer) {
     w.start(
         "eb:Messaging",
         &[
@@ -388,13 +393,11 @@ pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> St
             ("wsu:Id", MESSAGING_ID),
         ],
     );
-    w.start("eb:SignalMessage", &[]);
-    message_info(
-        &mut w,
-        &OffsetDateTime::now_utc(),
-        &new_message_id(),
-        Some(ref_to_message_id),
-    );
+}
+
+/// A Receipt signal for `ref_to_message_id`, carrying the references of the received message's signature.
+pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> String {
+    let mut w = signal(Some(ref_to_message_id));
     w.start("eb:Receipt", &[]);
     w.start(
         "ebbp:NonRepudiationInformation",
@@ -422,23 +425,7 @@ pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> St
 
 /// An Error signal, in reply to `ref_to_message_id` when the failing message's id could be read.
 pub fn write_error(ref_to_message_id: Option<&str>, errors: &[EbmsError]) -> String {
-    let mut w = Writer::new();
-    w.start(
-        "eb:Messaging",
-        &[
-            ("xmlns:eb", EB),
-            ("xmlns:wsu", WSU),
-            ("S12:mustUnderstand", "true"),
-            ("wsu:Id", MESSAGING_ID),
-        ],
-    );
-    w.start("eb:SignalMessage", &[]);
-    message_info(
-        &mut w,
-        &OffsetDateTime::now_utc(),
-        &new_message_id(),
-        ref_to_message_id,
-    );
+    let mut w = signal(ref_to_message_id);
     for e in errors {
         let mut attrs = vec![
             ("category", e.code.category()),
