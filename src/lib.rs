@@ -5,6 +5,7 @@
 
 pub mod as4;
 pub mod cli;
+pub mod directory;
 pub mod envelope;
 pub mod pki;
 pub mod xml;

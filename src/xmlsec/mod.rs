@@ -20,8 +20,8 @@ pub use decrypt::{DecryptError, Decrypted, decrypt_unsigned, decrypt_verified};
 pub use encrypt::{EncryptedType, encrypt_payload};
 pub use keys::{KeyError, Oaep, PayloadKey, RsaPayloadKey, SigningKey};
 pub use seal::{OpenError, Opened, SignerPolicy, TrustCheck, Trusted, open, seal, verify_signer};
-pub use sign::{SealError, sign_enveloped};
-pub use verify::{SignatureError, Verified, verify_enveloped};
+pub use sign::{SealError, sign_document, sign_enveloped};
+pub use verify::{SignatureError, Verified, verify_document, verify_enveloped};
 
 /// Algorithm URIs the O2O layer accepts (SDK §3.6 plus the stronger SHA-2 variants).
 pub mod algorithms {

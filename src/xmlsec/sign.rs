@@ -30,7 +30,14 @@ pub enum SealError {
 /// RSA-SHA256, SHA-256 digest, and the signer's certificate in `ds:X509Data`. Returns the signed document;
 /// every byte outside the new `ds:Signature` is unchanged.
 pub fn sign_enveloped(doc: &Doc<'_>, key: &SigningKey) -> Result<String, SealError> {
-    let root = xhe_root(doc)?;
+    xhe_root(doc)?;
+    sign_document(doc, key)
+}
+
+/// Signs any document the same way (the signature the last child of the document element, over the whole
+/// document), e.g. an SMP's SignedServiceMetadata.
+pub fn sign_document(doc: &Doc<'_>, key: &SigningKey) -> Result<String, SealError> {
+    let root = doc.root();
     if root
         .descendants_or_self()
         .iter()
@@ -46,7 +53,7 @@ pub fn sign_enveloped(doc: &Doc<'_>, key: &SigningKey) -> Result<String, SealErr
     }
     let content = root
         .content_range()
-        .ok_or_else(|| SealError::Payload("the XHE element is empty".into()))?;
+        .ok_or_else(|| SealError::Payload("the document element is empty".into()))?;
     let mut edits = Edits::new(doc.source());
     edits.insert(content.end, template(&key.certificate));
     let mut keys = KeysManager::new();

@@ -17,7 +17,7 @@ pub enum SignatureError {
     Unsigned,
     #[error("{0} ds:Signature elements; exactly one is allowed")]
     SignatureCount(usize),
-    #[error("ds:Signature at {0} is not the last child of XHE")]
+    #[error("ds:Signature at {0} is not the last child of the document element")]
     SignatureMisplaced(String),
     #[error("signature structure: {0}")]
     Structure(String),
@@ -71,6 +71,13 @@ pub fn verify_enveloped<'d, 'a>(doc: &'d Doc<'a>) -> Result<Verified<'d, 'a>, Si
             root.local()
         )));
     }
+    verify_document(doc)
+}
+
+/// The same checks for any document signed the same way: an enveloped signature, the last child of the
+/// document element, over the whole document (an SMP's SignedServiceMetadata).
+pub fn verify_document<'d, 'a>(doc: &'d Doc<'a>) -> Result<Verified<'d, 'a>, SignatureError> {
+    let root = doc.root();
     let signatures: Vec<El<'_, '_>> = root
         .descendants_or_self()
         .into_iter()

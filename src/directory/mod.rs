@@ -1,0 +1,9 @@
+//! Where every message goes (SDK §6): participant identifiers, the SML name of a participant's SMP, and the
+//! SMP documents that publish an organisation's endpoint and CertPub certificates.
+
+pub mod ids;
+pub mod sml;
+pub mod smp;
+
+pub use ids::{ParticipantId, percent_encode, service_group_path, service_metadata_path};
+pub use smp::{ServiceMetadata, SmpError, SmpTrust};
