@@ -52,3 +52,48 @@ mod tests {
         }
     }
 }
+
+/// How the SML is asked.
+#[derive(Debug, Clone)]
+pub struct SmlConfig {
+    /// The SML zone of the environment (e.g. `acc.edelivery.tech.ec.europa.eu`).
+    pub zone: String,
+    /// The DNS server to ask.
+    pub server: std::net::SocketAddr,
+    pub timeout: std::time::Duration,
+}
+
+/// Why no SMP was found for a participant.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SmlError {
+    /// The participant is not registered in the SML: the sender must be told.
+    #[error("{participant} is not registered in the SML ({detail})")]
+    NotRegistered { participant: String, detail: String },
+    /// The SML could not be asked: retry later.
+    #[error("the SML could not be asked: {0}")]
+    Unreachable(String),
+}
+
+/// The SMP base URL of `participant`: the `Meta:SMP` NAPTR record with the lowest order and preference.
+pub fn lookup(participant: &ParticipantId, config: &SmlConfig) -> Result<String, SmlError> {
+    let name = bdxl_name(participant, &config.zone);
+    let not_registered = |detail: String| SmlError::NotRegistered {
+        participant: participant.to_string(),
+        detail,
+    };
+    let records = match super::dns::naptr(config.server, &name, config.timeout) {
+        Ok(r) => r,
+        Err(super::dns::DnsError::NoSuchName(_)) => {
+            return Err(not_registered(format!("{name} does not exist")));
+        }
+        Err(e) => return Err(SmlError::Unreachable(e.to_string())),
+    };
+    let mut smp: Vec<&super::dns::Naptr> = records
+        .iter()
+        .filter(|r| r.service.eq_ignore_ascii_case("Meta:SMP") && r.flags.eq_ignore_ascii_case("U"))
+        .collect();
+    smp.sort_by_key(|r| (r.order, r.preference));
+    smp.first()
+        .and_then(|r| super::dns::apply_regexp(&r.regexp))
+        .ok_or_else(|| not_registered(format!("{name} has no Meta:SMP NAPTR record")))
+}
