@@ -281,7 +281,10 @@ fn dirs_home() -> PathBuf {
 
 /// A tiny authoritative DNS server on loopback: NAPTR answers for the names in `zone`, NXDOMAIN otherwise.
 /// Written here from RFC 1035/3403, independently of the client under test.
-fn dns_server(zone: Vec<(String, Vec<(u16, &'static str, String)>)>) -> std::net::SocketAddr {
+/// (order, service, regexp) of one NAPTR record.
+type Record = (u16, &'static str, String);
+
+fn dns_server(zone: Vec<(String, Vec<Record>)>) -> std::net::SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
     std::thread::spawn(move || {
