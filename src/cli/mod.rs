@@ -1,5 +1,6 @@
 //! The command line: argument parsing and printing only; the work lives in the library below.
 
+mod addressbook;
 mod as4;
 mod certs;
 mod trust;
@@ -49,6 +50,7 @@ enum Command {
     Crl(trust::CrlArgs),
     Xhe(xhe::Args),
     As4(as4::Args),
+    Addressbook(addressbook::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -71,6 +73,7 @@ pub fn run() -> ExitCode {
         Command::Crl(args) => trust::run_crl(args, &cli.data_dir),
         Command::Xhe(args) => xhe::run(args, &cli.data_dir),
         Command::As4(args) => as4::run(args, &cli.data_dir),
+        Command::Addressbook(args) => addressbook::run(args, &cli.data_dir),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Where every message goes (SDK §6): participant identifiers, the SML name of a participant's SMP, and the
 //! SMP documents that publish an organisation's endpoint and CertPub certificates.
 
+pub mod addressbook;
 pub mod dns;
 pub mod ids;
 pub mod sml;
