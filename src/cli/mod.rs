@@ -3,6 +3,7 @@
 mod addressbook;
 mod as4;
 mod certs;
+mod smp;
 mod trust;
 mod validate;
 mod xhe;
@@ -51,6 +52,7 @@ enum Command {
     Xhe(xhe::Args),
     As4(as4::Args),
     Addressbook(addressbook::Args),
+    Smp(smp::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -74,6 +76,7 @@ pub fn run() -> ExitCode {
         Command::Xhe(args) => xhe::run(args, &cli.data_dir),
         Command::As4(args) => as4::run(args, &cli.data_dir),
         Command::Addressbook(args) => addressbook::run(args, &cli.data_dir),
+        Command::Smp(args) => smp::run(args, &cli.data_dir),
     }
 }
 

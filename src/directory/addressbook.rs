@@ -14,6 +14,20 @@ use super::ids::ParticipantId;
 const ORGS: TableDefinition<&str, &[u8]> = TableDefinition::new("addressbook_organisations");
 const FUNCTIONS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("addressbook_functions");
+const PUBLISHED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("smp_publications");
+
+/// What an SMP publishes for one (participant, document type): the endpoint and certificates, as DER in
+/// base64 (the SMP signs them into a SignedServiceMetadata when asked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publication {
+    pub participant: String,
+    pub document_id: String,
+    pub process_id: String,
+    pub endpoint_url: String,
+    pub ap_certificate: String,
+    pub signing_certificate: Option<String>,
+    pub encryption_certificate: Option<String>,
+}
 
 /// An organisation the node hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +96,7 @@ impl AddressBook {
         book.write(|txn| {
             txn.open_table(ORGS)?;
             txn.open_table(FUNCTIONS)?;
+            txn.open_table(PUBLISHED)?;
             Ok(())
         })?;
         Ok(book)
@@ -275,6 +290,61 @@ impl AddressBook {
                 .into_iter()
                 .filter(|f| hit(&[&f.name, &f.id, f.description.as_deref().unwrap_or("")]))
                 .collect(),
+        })
+    }
+}
+
+impl AddressBook {
+    /// Publishes (or replaces) what the SMP answers for (participant, document type).
+    pub fn publish(&self, publication: Publication) -> Result<Publication, AddressBookError> {
+        let participant =
+            ParticipantId::parse(&publication.participant).map_err(AddressBookError::Invalid)?;
+        let publication = Publication {
+            participant: participant.to_string(),
+            ..publication
+        };
+        self.write(|txn| {
+            let mut table = txn.open_table(PUBLISHED)?;
+            table.insert(
+                (
+                    publication.participant.as_str(),
+                    publication.document_id.as_str(),
+                ),
+                to_json(&publication).as_slice(),
+            )?;
+            Ok(())
+        })?;
+        Ok(publication)
+    }
+
+    /// Everything published, or one participant's.
+    pub fn publications(
+        &self,
+        participant: Option<&ParticipantId>,
+    ) -> Result<Vec<Publication>, AddressBookError> {
+        let txn = self.db.begin_read().map_err(|e| self.db_error(e))?;
+        let table = txn.open_table(PUBLISHED).map_err(|e| self.db_error(e))?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.db_error(e))? {
+            let (_, v) = row.map_err(|e| self.db_error(e))?;
+            let p: Publication = from_json(v.value()).map_err(|e| self.db_error(e))?;
+            if participant.is_none_or(|id| id.as_str() == p.participant) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn unpublish(&self, participant: &str, document_id: &str) -> Result<(), AddressBookError> {
+        let participant = ParticipantId::parse(participant).map_err(AddressBookError::Invalid)?;
+        self.write(|txn| {
+            let mut table = txn.open_table(PUBLISHED)?;
+            if table.remove((participant.as_str(), document_id))?.is_none() {
+                return Err(WriteError::Book(AddressBookError::NotFound(format!(
+                    "{document_id} for {participant}"
+                ))));
+            }
+            Ok(())
         })
     }
 }

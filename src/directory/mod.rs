@@ -6,6 +6,7 @@ pub mod dns;
 pub mod ids;
 pub mod sml;
 pub mod smp;
+pub mod smp_http;
 
 pub use ids::{ParticipantId, percent_encode, service_group_path, service_metadata_path};
 pub use smp::{ServiceMetadata, SmpError, SmpTrust};

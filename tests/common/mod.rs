@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod as4;
+pub mod dns;
 pub mod o2o;
 pub mod pki;
 pub mod tree;
