@@ -7,15 +7,13 @@ use anyhow::{Context, Result, bail};
 use rustls_pki_types::CertificateDer;
 use serde_json::json;
 
-use super::exit;
+use super::{exit, read_cert};
 use crate::as4::ebms::{NrrReference, UserMessage};
 use crate::as4::pack::{self, Packed, ReceivePolicy};
 use crate::as4::wssec::ApSigner;
 use crate::envelope::Xhe;
 use crate::pki::keys::read_key_pair;
-use crate::pki::{
-    Checker, Env, KeyStore, Purpose, RevocationPolicy, TrustStore, read_certificates,
-};
+use crate::pki::{Checker, Env, KeyStore, Purpose, RevocationPolicy, TrustStore};
 use crate::xml::Limits;
 use crate::xmlsec::RsaPayloadKey;
 
@@ -138,14 +136,6 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
         }) => receipt_cmd(&receipt, &sent, &cert),
     };
     super::finish(result)
-}
-
-fn read_cert(path: &Path) -> Result<CertificateDer<'static>> {
-    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    read_certificates(&bytes, &path.display().to_string())?
-        .into_iter()
-        .next()
-        .with_context(|| format!("{}: no certificate", path.display()))
 }
 
 fn ap_key(args: &KeyArgs, data_dir: &Path) -> Result<(rcgen::KeyPair, CertificateDer<'static>)> {

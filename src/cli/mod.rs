@@ -87,6 +87,16 @@ fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(text.lines().next().unwrap_or("").to_owned())
 }
 
+/// The first certificate in a PEM or DER file (a peer's, a recipient's, a CA's).
+fn read_cert(path: &std::path::Path) -> anyhow::Result<rustls_pki_types::CertificateDer<'static>> {
+    use anyhow::Context;
+    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+    crate::pki::read_certificates(&bytes, &path.display().to_string())?
+        .into_iter()
+        .next()
+        .with_context(|| format!("{}: no certificate", path.display()))
+}
+
 /// Prints a command's error (with its causes) and maps it to the exit code.
 fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {

@@ -9,13 +9,13 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use rustls_pki_types::CertificateDer;
 
-use super::exit;
+use super::{exit, read_cert};
 use crate::directory::ParticipantId;
 use crate::directory::addressbook::{AddressBook, Publication};
 use crate::directory::sml::{self, SmlConfig};
 use crate::directory::smp_http::{LookupError, SmpClient, SmpService, serve};
 use crate::pki::keys::read_key_pair;
-use crate::pki::{Env, KeyStore, Purpose, TrustStore, read_certificates};
+use crate::pki::{Env, KeyStore, Purpose, TrustStore};
 use crate::xmlsec::SigningKey;
 
 #[derive(clap::Args)]
@@ -163,14 +163,6 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
             data_dir,
         ),
     })
-}
-
-fn read_cert(path: &Path) -> Result<CertificateDer<'static>> {
-    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    read_certificates(&bytes, &path.display().to_string())?
-        .into_iter()
-        .next()
-        .with_context(|| format!("{}: no certificate", path.display()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -10,7 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::certs::parse_time;
-use super::exit;
+use super::{exit, read_cert};
 use crate::pki::keys::read_key_pair;
 use crate::pki::truststore::Trust;
 use crate::pki::{
@@ -183,15 +183,6 @@ fn write_out(out: &OutArgs, bytes: &[u8]) -> Result<()> {
             .write_all(bytes)
             .context("writing to standard output"),
     }
-}
-
-fn read_cert(path: &Path) -> Result<CertificateDer<'static>> {
-    let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    let mut certs = read_certificates(&bytes, &path.display().to_string())?;
-    if certs.is_empty() {
-        bail!("{}: no certificate", path.display());
-    }
-    Ok(certs.swap_remove(0))
 }
 
 /// Key pair and certificate from --key/--cert, a named entry, or the store's entries of `purpose`.
