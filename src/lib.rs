@@ -4,6 +4,7 @@
 //! [`envelope`] turns parsed documents into typed, validated XHE envelopes, SDK messages and receipts.
 
 pub mod as4;
+pub mod audit;
 pub mod cli;
 pub mod directory;
 pub mod envelope;

@@ -2,6 +2,7 @@
 
 mod addressbook;
 mod as4;
+mod audit;
 mod certs;
 mod smp;
 mod trust;
@@ -53,6 +54,7 @@ enum Command {
     As4(as4::Args),
     Addressbook(addressbook::Args),
     Smp(smp::Args),
+    Audit(audit::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -77,6 +79,7 @@ pub fn run() -> ExitCode {
         Command::As4(args) => as4::run(args, &cli.data_dir),
         Command::Addressbook(args) => addressbook::run(args, &cli.data_dir),
         Command::Smp(args) => smp::run(args, &cli.data_dir),
+        Command::Audit(args) => audit::run(args, &cli.data_dir),
     }
 }
 

@@ -1,0 +1,93 @@
+//! The tamper-evident audit log (SDK §2.9 event log): append-only JSON-lines segments under
+//! `<data_dir>/audit/`, each record naming the SHA-256 of the previous record's exact bytes, written durably
+//! (fsync) before `append` returns; signed checkpoints (every N records, and when asked) anchor the chain, so
+//! a changed, removed, reordered or cut record is found by `verify`. Appends from threads and processes are
+//! serialized by a lock file.
+
+mod checkpoint;
+mod log;
+mod verify;
+
+pub use checkpoint::{Checkpoint, CheckpointSigner};
+pub use log::{AuditLog, Options};
+pub use verify::{Problem, Report, verify};
+
+use serde::{Deserialize, Serialize};
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActorKind {
+    ApiClient,
+    PeerAp,
+    Administrator,
+    Node,
+}
+
+/// One event, with SDK's minimum event-log fields (§2.9) where they apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened: `message.sent`, `message.received`, `receipt.received`, `certs.activate`, …
+    pub kind: String,
+    /// `ok`, `failed`, `rejected`, …
+    pub outcome: String,
+    pub actor_kind: Option<ActorKind>,
+    pub actor: Option<String>,
+    pub message_id: Option<String>,
+    pub conversation_id: Option<String>,
+    /// The hosted organisation concerned.
+    pub org: Option<String>,
+    pub sender: Option<String>,
+    pub receiver: Option<String>,
+    /// The peer access point's id (its certificate CN).
+    pub peer_ap: Option<String>,
+    /// SHA-256 of the peer AP certificate.
+    pub peer_certificate: Option<String>,
+    /// The signature value on the peer's receipt.
+    pub receipt_signature: Option<String>,
+    /// The error cause, for failures.
+    pub error: Option<String>,
+    pub detail: String,
+}
+
+/// A record as stored: the event, its place in the chain, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// SHA-256 (hex) of the previous record's line; 64 zeros for the first record ever.
+    pub prev: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// SHA-256 (hex) of one stored line (without its newline): what the next record names as `prev`.
+pub fn line_hash(line: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, line);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why the log cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("checkpoint signing: {0}")]
+    Signing(String),
+}
+
+pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,366 @@
+//! `sdk-relay audit`: the delivery log for auditors — verify it, list and show events, export them, and record
+//! an operator's own event.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::exit;
+use crate::audit::{ActorKind, AuditLog, CheckpointSigner, Event, Options, Record, verify};
+use crate::pki::{KeyStore, Purpose};
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  sdk-relay audit verify
+  sdk-relay audit show 6f1c2b9e-0b7a-4f3e-9d52-1a2b3c4d5e6f
+  sdk-relay audit list --org 0203:goteborg.se --since 2026-11-01T00:00:00Z --json
+  sdk-relay audit export --format csv > audit.csv
+
+Exit codes: 0 done / the log verifies, 1 the log does not verify (the first bad record is named) or
+nothing matched, 2 usage or I/O error.")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The tamper-evident audit log.
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Check every hash and checkpoint signature; name the first bad record.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Events matching the filters, oldest first.
+    List {
+        #[command(flatten)]
+        filter: Filter,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The whole timeline of one message, in order.
+    Show { message_id: String },
+    /// Events matching the filters as CSV (UTF-8 with BOM, for spreadsheets) or JSON.
+    Export {
+        #[command(flatten)]
+        filter: Filter,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+    },
+    /// Record an operator's event (also a load generator with --repeat).
+    Append {
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value = "ok")]
+        outcome: String,
+        #[arg(long, default_value = "")]
+        detail: String,
+        #[arg(long)]
+        message_id: Option<String>,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        repeat: u64,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct Filter {
+    #[arg(long)]
+    message_id: Option<String>,
+    #[arg(long)]
+    conversation_id: Option<String>,
+    #[arg(long)]
+    org: Option<String>,
+    #[arg(long)]
+    peer_ap: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
+    #[arg(long)]
+    outcome: Option<String>,
+    /// RFC 3339.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    until: Option<String>,
+}
+
+impl Filter {
+    fn matches(&self, r: &Record) -> bool {
+        let eq = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        };
+        let time = OffsetDateTime::parse(&r.time, &Rfc3339).ok();
+        let after = |bound: &Option<String>, later: bool| {
+            bound
+                .as_ref()
+                .is_none_or(|b| match (OffsetDateTime::parse(b, &Rfc3339), time) {
+                    (Ok(b), Some(t)) => {
+                        if later {
+                            t >= b
+                        } else {
+                            t <= b
+                        }
+                    }
+                    _ => false,
+                })
+        };
+        eq(&self.message_id, &r.event.message_id)
+            && eq(&self.conversation_id, &r.event.conversation_id)
+            && eq(&self.org, &r.event.org)
+            && eq(&self.peer_ap, &r.event.peer_ap)
+            && self.kind.as_ref().is_none_or(|k| *k == r.event.kind)
+            && self.outcome.as_ref().is_none_or(|o| *o == r.event.outcome)
+            && after(&self.since, true)
+            && after(&self.until, false)
+    }
+}
+
+pub fn run(args: Args, data_dir: &Path) -> ExitCode {
+    super::finish(match args.command {
+        Command::Verify { json } => verify_cmd(data_dir, json),
+        Command::List { filter, json } => list(data_dir, &filter, json),
+        Command::Show { message_id } => show(data_dir, &message_id),
+        Command::Export { filter, format } => export(data_dir, &filter, &format),
+        Command::Append {
+            kind,
+            outcome,
+            detail,
+            message_id,
+            org,
+            repeat,
+        } => append(data_dir, kind, outcome, detail, message_id, org, repeat),
+    })
+}
+
+/// The node's AP key signs checkpoints, when there is one.
+fn signer(data_dir: &Path) -> Option<CheckpointSigner> {
+    let entry = KeyStore::open(data_dir).signing(Purpose::Ap).ok()?;
+    CheckpointSigner::new(&entry.key_pair().ok()?, entry.leaf()?.clone()).ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn append(
+    data_dir: &Path,
+    kind: String,
+    outcome: String,
+    detail: String,
+    message_id: Option<String>,
+    org: Option<String>,
+    repeat: u64,
+) -> Result<u8> {
+    let signer = signer(data_dir);
+    if signer.is_none() {
+        eprintln!(
+            "note: no AP key in {}: records are chained but no checkpoint is signed",
+            data_dir.display()
+        );
+    }
+    let log = AuditLog::open(data_dir, Options::default(), signer)?;
+    let actor = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let mut last = 0;
+    for _ in 0..repeat {
+        last = log.append(Event {
+            kind: kind.clone(),
+            outcome: outcome.clone(),
+            actor_kind: Some(ActorKind::Administrator),
+            actor: Some(actor.clone()),
+            message_id: message_id.clone(),
+            org: org.clone(),
+            detail: detail.clone(),
+            ..Event::default()
+        })?;
+    }
+    println!("appended up to record {last}");
+    Ok(exit::OK)
+}
+
+fn verify_cmd(data_dir: &Path, json: bool) -> Result<u8> {
+    let report = verify(data_dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        match &report.problem {
+            Some(p) => println!("audit log does NOT verify: {p}"),
+            None => println!(
+                "audit log verifies: {} records ({}–{}), {} checkpoints, anchored to record {}, {} record(s) after the last checkpoint{}",
+                report.records,
+                report.first_seq.map_or("-".into(), |s| s.to_string()),
+                report.last_seq.map_or("-".into(), |s| s.to_string()),
+                report.checkpoints,
+                report.anchored_to.map_or("none".into(), |s| s.to_string()),
+                report.unanchored,
+                if report.incomplete_tail {
+                    "; an incomplete last line (a crash mid-append) was ignored"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+    Ok(if report.problem.is_some() {
+        exit::FOUND_PROBLEMS
+    } else {
+        exit::OK
+    })
+}
+
+/// Every record, oldest first (the log is read, not the index: this is the auditor's view).
+fn records(data_dir: &Path, mut each: impl FnMut(Record) -> Result<()>) -> Result<()> {
+    let dir = data_dir.join("audit");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| dir.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("segment-"))
+        })
+        .collect();
+    files.sort();
+    for path in files {
+        let reader =
+            BufReader::new(std::fs::File::open(&path).with_context(|| path.display().to_string())?);
+        for line in reader.split(b'\n') {
+            let line = line?;
+            if let Ok(record) = serde_json::from_slice::<Record>(&line) {
+                each(record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(data_dir: &Path, filter: &Filter, json: bool) -> Result<u8> {
+    let mut found = 0;
+    let mut out = std::io::stdout().lock();
+    records(data_dir, |r| {
+        if filter.matches(&r) {
+            found += 1;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&r)?)?;
+            } else {
+                writeln!(out, "{}", human(&r))?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(if found == 0 {
+        exit::FOUND_PROBLEMS
+    } else {
+        exit::OK
+    })
+}
+
+fn human(r: &Record) -> String {
+    let e = &r.event;
+    let mut s = format!("#{} {} {} [{}]", r.seq, r.time, e.kind, e.outcome);
+    for (label, value) in [
+        ("message", &e.message_id),
+        ("org", &e.org),
+        ("from", &e.sender),
+        ("to", &e.receiver),
+        ("peer AP", &e.peer_ap),
+        ("error", &e.error),
+        ("by", &e.actor),
+    ] {
+        if let Some(v) = value {
+            s.push_str(&format!(" {label}={v}"));
+        }
+    }
+    if !e.detail.is_empty() {
+        s.push_str(&format!(" — {}", e.detail));
+    }
+    s
+}
+
+fn show(data_dir: &Path, message_id: &str) -> Result<u8> {
+    let filter = Filter {
+        message_id: Some(message_id.to_owned()),
+        ..Filter::default()
+    };
+    let mut timeline = Vec::new();
+    records(data_dir, |r| {
+        if filter.matches(&r) {
+            timeline.push(r);
+        }
+        Ok(())
+    })?;
+    if timeline.is_empty() {
+        eprintln!("no events for message {message_id}");
+        return Ok(exit::FOUND_PROBLEMS);
+    }
+    println!("message {message_id}: {} event(s)", timeline.len());
+    for r in &timeline {
+        println!("  {}", human(r));
+    }
+    Ok(exit::OK)
+}
+
+fn export(data_dir: &Path, filter: &Filter, format: &str) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    if format == "json" {
+        let mut all = Vec::new();
+        records(data_dir, |r| {
+            if filter.matches(&r) {
+                all.push(r);
+            }
+            Ok(())
+        })?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
+        return Ok(exit::OK);
+    }
+    // A BOM so spreadsheets read the UTF-8 (å, ä, ö) as UTF-8.
+    out.write_all("\u{feff}".as_bytes())?;
+    writeln!(
+        out,
+        "seq,time,kind,outcome,actor_kind,actor,message_id,conversation_id,org,sender,receiver,peer_ap,peer_certificate,receipt_signature,error,detail"
+    )?;
+    records(data_dir, |r| {
+        if filter.matches(&r) {
+            let e = &r.event;
+            let actor_kind = e.actor_kind.as_ref().map(|k| {
+                serde_json::to_string(k)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_owned()
+            });
+            let fields = [
+                Some(r.seq.to_string()),
+                Some(r.time.clone()),
+                Some(e.kind.clone()),
+                Some(e.outcome.clone()),
+                actor_kind,
+                e.actor.clone(),
+                e.message_id.clone(),
+                e.conversation_id.clone(),
+                e.org.clone(),
+                e.sender.clone(),
+                e.receiver.clone(),
+                e.peer_ap.clone(),
+                e.peer_certificate.clone(),
+                e.receipt_signature.clone(),
+                e.error.clone(),
+                Some(e.detail.clone()),
+            ];
+            let row: Vec<String> = fields
+                .iter()
+                .map(|f| csv_field(f.as_deref().unwrap_or("")))
+                .collect();
+            writeln!(out, "{}", row.join(","))?;
+        }
+        Ok(())
+    })?;
+    Ok(exit::OK)
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
