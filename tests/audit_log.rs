@@ -88,7 +88,8 @@ fn every_kind_of_tampering_is_caught_and_named_and_the_untouched_log_verifies() 
     assert_eq!(report.signers, vec!["CN=AP0001-SDK-TEST".to_owned()]);
 
     type Tamper = fn(&Path);
-    let cases: Vec<(&str, Tamper, fn(&Problem) -> bool)> = vec![
+    type Expected = fn(&Problem) -> bool;
+    let cases: Vec<(&str, Tamper, Expected)> = vec![
         (
             "one byte of record 30 changed",
             |d| {
