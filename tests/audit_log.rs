@@ -292,3 +292,29 @@ fn auditors_list_show_and_export_with_swedish_characters_intact() {
         Some(1)
     );
 }
+
+#[test]
+fn the_index_finds_a_message_without_reading_the_log_and_catches_up_with_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    filled(dir.path());
+    let index = sdk_relay::audit::AuditIndex::open(dir.path()).unwrap();
+    let of_4 = index.records_of(Some("msg-4"), None).unwrap();
+    assert_eq!(
+        of_4.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![12, 13, 14]
+    );
+    // New records are indexed on the next query; nothing is indexed twice.
+    let log = AuditLog::open(dir.path(), Options::default(), None).unwrap();
+    log.append(Event {
+        message_id: Some("msg-4".into()),
+        ..event(99)
+    })
+    .unwrap();
+    assert_eq!(index.records_of(Some("msg-4"), None).unwrap().len(), 4);
+    assert_eq!(index.catch_up().unwrap(), 0);
+    // Lost index: rebuilt from the log.
+    drop(index);
+    std::fs::remove_file(dir.path().join("audit/index.redb")).unwrap();
+    let rebuilt = sdk_relay::audit::AuditIndex::open(dir.path()).unwrap();
+    assert_eq!(rebuilt.records_of(Some("msg-4"), None).unwrap().len(), 4);
+}

@@ -5,10 +5,12 @@
 //! serialized by a lock file.
 
 mod checkpoint;
+mod index;
 mod log;
 mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner};
+pub use index::AuditIndex;
 pub use log::{AuditLog, Options};
 pub use verify::{Problem, Report, verify};
 

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::exit;
-use crate::audit::{ActorKind, AuditLog, CheckpointSigner, Event, Options, Record, verify};
+use crate::audit::{
+    ActorKind, AuditIndex, AuditLog, CheckpointSigner, Event, Options, Record, verify,
+};
 use crate::pki::{KeyStore, Purpose};
 
 #[derive(clap::Args)]
@@ -234,17 +236,40 @@ fn records(data_dir: &Path, mut each: impl FnMut(Record) -> Result<()>) -> Resul
     Ok(())
 }
 
+/// Every record matching `filter`, oldest first: through the index when the filter names a message or
+/// conversation, otherwise by reading the log.
+fn matching(
+    data_dir: &Path,
+    filter: &Filter,
+    mut each: impl FnMut(Record) -> Result<()>,
+) -> Result<()> {
+    if filter.message_id.is_some() || filter.conversation_id.is_some() {
+        let index = AuditIndex::open(data_dir)?;
+        for r in index.records_of(
+            filter.message_id.as_deref(),
+            filter.conversation_id.as_deref(),
+        )? {
+            if filter.matches(&r) {
+                each(r)?;
+            }
+        }
+        return Ok(());
+    }
+    records(
+        data_dir,
+        |r| if filter.matches(&r) { each(r) } else { Ok(()) },
+    )
+}
+
 fn list(data_dir: &Path, filter: &Filter, json: bool) -> Result<u8> {
     let mut found = 0;
     let mut out = std::io::stdout().lock();
-    records(data_dir, |r| {
-        if filter.matches(&r) {
-            found += 1;
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&r)?)?;
-            } else {
-                writeln!(out, "{}", human(&r))?;
-            }
+    matching(data_dir, filter, |r| {
+        found += 1;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            writeln!(out, "{}", human(&r))?;
         }
         Ok(())
     })?;
@@ -282,13 +307,11 @@ fn show(data_dir: &Path, message_id: &str) -> Result<u8> {
         message_id: Some(message_id.to_owned()),
         ..Filter::default()
     };
-    let mut timeline = Vec::new();
-    records(data_dir, |r| {
-        if filter.matches(&r) {
-            timeline.push(r);
-        }
-        Ok(())
-    })?;
+    let timeline: Vec<Record> = AuditIndex::open(data_dir)?
+        .records_of(Some(message_id), None)?
+        .into_iter()
+        .filter(|r| filter.matches(r))
+        .collect();
     if timeline.is_empty() {
         eprintln!("no events for message {message_id}");
         return Ok(exit::FOUND_PROBLEMS);
@@ -304,10 +327,8 @@ fn export(data_dir: &Path, filter: &Filter, format: &str) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     if format == "json" {
         let mut all = Vec::new();
-        records(data_dir, |r| {
-            if filter.matches(&r) {
-                all.push(r);
-            }
+        matching(data_dir, filter, |r| {
+            all.push(r);
             Ok(())
         })?;
         writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
@@ -319,39 +340,37 @@ fn export(data_dir: &Path, filter: &Filter, format: &str) -> Result<u8> {
         out,
         "seq,time,kind,outcome,actor_kind,actor,message_id,conversation_id,org,sender,receiver,peer_ap,peer_certificate,receipt_signature,error,detail"
     )?;
-    records(data_dir, |r| {
-        if filter.matches(&r) {
-            let e = &r.event;
-            let actor_kind = e.actor_kind.as_ref().map(|k| {
-                serde_json::to_string(k)
-                    .unwrap_or_default()
-                    .trim_matches('"')
-                    .to_owned()
-            });
-            let fields = [
-                Some(r.seq.to_string()),
-                Some(r.time.clone()),
-                Some(e.kind.clone()),
-                Some(e.outcome.clone()),
-                actor_kind,
-                e.actor.clone(),
-                e.message_id.clone(),
-                e.conversation_id.clone(),
-                e.org.clone(),
-                e.sender.clone(),
-                e.receiver.clone(),
-                e.peer_ap.clone(),
-                e.peer_certificate.clone(),
-                e.receipt_signature.clone(),
-                e.error.clone(),
-                Some(e.detail.clone()),
-            ];
-            let row: Vec<String> = fields
-                .iter()
-                .map(|f| csv_field(f.as_deref().unwrap_or("")))
-                .collect();
-            writeln!(out, "{}", row.join(","))?;
-        }
+    matching(data_dir, filter, |r| {
+        let e = &r.event;
+        let actor_kind = e.actor_kind.as_ref().map(|k| {
+            serde_json::to_string(k)
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned()
+        });
+        let fields = [
+            Some(r.seq.to_string()),
+            Some(r.time.clone()),
+            Some(e.kind.clone()),
+            Some(e.outcome.clone()),
+            actor_kind,
+            e.actor.clone(),
+            e.message_id.clone(),
+            e.conversation_id.clone(),
+            e.org.clone(),
+            e.sender.clone(),
+            e.receiver.clone(),
+            e.peer_ap.clone(),
+            e.peer_certificate.clone(),
+            e.receipt_signature.clone(),
+            e.error.clone(),
+            Some(e.detail.clone()),
+        ];
+        let row: Vec<String> = fields
+            .iter()
+            .map(|f| csv_field(f.as_deref().unwrap_or("")))
+            .collect();
+        writeln!(out, "{}", row.join(","))?;
         Ok(())
     })?;
     Ok(exit::OK)
