@@ -318,3 +318,82 @@ fn the_index_finds_a_message_without_reading_the_log_and_catches_up_with_new_rec
     let rebuilt = sdk_relay::audit::AuditIndex::open(dir.path()).unwrap();
     assert_eq!(rebuilt.records_of(Some("msg-4"), None).unwrap().len(), 4);
 }
+
+#[test]
+fn administrative_changes_are_logged_and_reads_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fed = d.join("fed");
+    for args in [
+        vec![
+            "certs",
+            "federation",
+            "create",
+            "--dir",
+            fed.to_str().unwrap(),
+            "--env",
+            "audit-test",
+            "--key",
+            "rsa2048",
+        ],
+        vec![
+            "certs",
+            "issue",
+            "ap",
+            "--federation",
+            fed.to_str().unwrap(),
+            "--cn",
+            "AP0001-SDK-TEST",
+            "--key",
+            "rsa2048",
+        ],
+        vec![
+            "trust",
+            "import",
+            "--env",
+            "audit-test",
+            "--federation",
+            fed.to_str().unwrap(),
+        ],
+        vec![
+            "addressbook",
+            "org",
+            "add",
+            "0203:goteborg.se",
+            "--name",
+            "Göteborgs Stad",
+        ],
+        vec!["addressbook", "org", "list"],
+        vec!["certs", "list"],
+    ] {
+        let out = relay(d, &args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            common::pki::stderr(&out)
+        );
+    }
+    let listed = stdout(&relay(d, &["audit", "list", "--json"]));
+    let kinds: Vec<String> = listed
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "admin.certs.federation.create",
+            "admin.certs.issue",
+            "admin.trust.import",
+            "admin.addressbook.org.add"
+        ]
+    );
+    assert!(
+        listed.contains("0203:goteborg.se") && listed.contains("\"actor_kind\":\"administrator\"")
+    );
+    assert_eq!(verify(d).unwrap().problem, None);
+}

@@ -139,6 +139,24 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
     })
 }
 
+/// Records an administrative change made by the CLI. The change is already made: a failure to record it is
+/// reported loudly but does not undo it.
+pub(super) fn record_admin(data_dir: &Path, kind: &str, arguments: &[String]) {
+    let result = AuditLog::open(data_dir, Options::default(), signer(data_dir)).and_then(|log| {
+        log.append(Event {
+            kind: kind.to_owned(),
+            outcome: "ok".into(),
+            actor_kind: Some(ActorKind::Administrator),
+            actor: Some(std::env::var("USER").unwrap_or_else(|_| "administrator".into())),
+            detail: format!("sdk-relay {}", arguments.join(" ")),
+            ..Event::default()
+        })
+    });
+    if let Err(e) = result {
+        eprintln!("warning: the change was made but could not be written to the audit log: {e}");
+    }
+}
+
 /// The node's AP key signs checkpoints, when there is one.
 fn signer(data_dir: &Path) -> Option<CheckpointSigner> {
     let entry = KeyStore::open(data_dir).signing(Purpose::Ap).ok()?;

@@ -70,7 +70,9 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let data_dir = cli.data_dir.clone();
+    let code = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Certs(args) => certs::run(args, &cli.data_dir),
         Command::Trust(args) => trust::run(args, &cli.data_dir),
@@ -80,7 +82,48 @@ pub fn run() -> ExitCode {
         Command::Addressbook(args) => addressbook::run(args, &cli.data_dir),
         Command::Smp(args) => smp::run(args, &cli.data_dir),
         Command::Audit(args) => audit::run(args, &cli.data_dir),
+    };
+    if code == ExitCode::SUCCESS
+        && let Some(kind) = admin_kind(&arguments)
+    {
+        audit::record_admin(&data_dir, &kind, &arguments);
     }
+    code
+}
+
+/// The audit kind of an administrative change (`admin.certs.activate`, …), or `None` for commands that only
+/// read. Taken from the command words as typed, before any option.
+fn admin_kind(arguments: &[String]) -> Option<String> {
+    let mut words = Vec::new();
+    let mut skip_value = false;
+    for a in arguments {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if a == "--data-dir" {
+            skip_value = true;
+            continue;
+        }
+        if a.starts_with('-') || words.len() == 3 {
+            break;
+        }
+        words.push(a.as_str());
+    }
+    let changes = match words.as_slice() {
+        [
+            "certs",
+            "issue" | "csr" | "import" | "activate" | "retire",
+            ..,
+        ] => 2,
+        ["certs", "federation", "create" | "revoke"] => 3,
+        ["trust", "import" | "remove", ..] => 2,
+        ["crl", "import" | "update", ..] => 2,
+        ["addressbook", "org" | "function", "add" | "remove"] => 3,
+        ["smp", "publish" | "unpublish", ..] => 2,
+        _ => return None,
+    };
+    Some(format!("admin.{}", words[..changes].join(".")))
 }
 
 /// The first line of a password file (PKCS#12 passwords are never taken on the command line).
