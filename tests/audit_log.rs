@@ -74,7 +74,12 @@ fn edit_lines(path: &Path, edit: impl FnOnce(&mut Vec<String>)) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     edit(&mut lines);
-    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    let text = if lines.is_empty() {
+        String::new()
+    } else {
+        lines.join("\n") + "\n"
+    };
+    std::fs::write(path, text).unwrap();
 }
 
 #[test]
@@ -396,4 +401,83 @@ fn administrative_changes_are_logged_and_reads_are_not() {
         listed.contains("0203:goteborg.se") && listed.contains("\"actor_kind\":\"administrator\"")
     );
     assert_eq!(verify(d).unwrap().problem, None);
+}
+
+#[test]
+fn pruning_keeps_a_log_that_verifies_from_a_signed_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let options = Options {
+        segment_records: 25,
+        checkpoint_every: 1_000,
+    };
+    let log = AuditLog::open(d, options, Some(signer(d))).unwrap();
+    for i in 0..100 {
+        log.append(event(i)).unwrap();
+    }
+    let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert_eq!(
+        log.prune(future).unwrap(),
+        75,
+        "every segment but the current one"
+    );
+    let report = verify(d).unwrap();
+    assert_eq!(report.problem, None, "{:?}", report.problem);
+    assert_eq!((report.first_seq, report.records), (Some(75), 25));
+    // The index follows, and appending goes on.
+    assert_eq!(log.append(event(100)).unwrap(), 100);
+    let index = sdk_relay::audit::AuditIndex::open(d).unwrap();
+    assert_eq!(
+        index.records_of(Some("msg-33"), None).unwrap().len(),
+        2,
+        "records 99 and 100"
+    );
+    // Without the signed anchor, the missing beginning is a removal.
+    edit_lines(&d.join("audit/checkpoints.log"), |l| {
+        l.retain(|c| !c.contains("\"seq\":74,"))
+    });
+    assert_eq!(
+        verify(d).unwrap().problem,
+        Some(Problem::Removed { seq: 74 })
+    );
+    // Pruning without the node's key is refused: nothing could anchor what is left.
+    let unsigned = AuditLog::open(d, options, None).unwrap();
+    assert!(unsigned.prune(future).is_err());
+}
+
+#[test]
+fn tail_follows_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = AuditLog::open(d, Options::default(), None).unwrap();
+    for i in 0..5 {
+        log.append(event(i)).unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["audit", "tail", "-n", "2", "-f"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut read_line = || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        line
+    };
+    assert!(read_line().starts_with("#3 "));
+    assert!(read_line().starts_with("#4 "));
+    log.append(Event {
+        detail: "appended while following".into(),
+        ..event(5)
+    })
+    .unwrap();
+    let followed = read_line();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        followed.starts_with("#5 ") && followed.contains("appended while following"),
+        "{followed}"
+    );
 }

@@ -91,6 +91,30 @@ impl AuditIndex {
         Ok(added)
     }
 
+    /// Records from `seq` on, in order (for `tail -f`).
+    pub fn records_from(&self, seq: u64) -> Result<Vec<Record>, AuditError> {
+        self.catch_up()?;
+        let txn = self.db.begin_read().map_err(db_error)?;
+        let positions = txn.open_table(POSITIONS).map_err(db_error)?;
+        let mut out = Vec::new();
+        for row in positions.range(seq..).map_err(db_error)? {
+            let (_, position) = row.map_err(db_error)?;
+            out.push(self.read_at(position.value())?);
+        }
+        Ok(out)
+    }
+
+    fn read_at(&self, (first, offset, len): (u64, u64, u64)) -> Result<Record, AuditError> {
+        let path = self.dir.join(super::log::segment_name(first));
+        let mut file = File::open(&path).map_err(io_error(&path))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(io_error(&path))?;
+        let mut line = vec![0u8; len as usize];
+        file.read_exact(&mut line).map_err(io_error(&path))?;
+        serde_json::from_slice(&line)
+            .map_err(|e| AuditError::Corrupt(format!("{}: {e}", path.display())))
+    }
+
     /// The records of one message (or conversation), in order, read by position.
     pub fn records_of(
         &self,
@@ -125,16 +149,7 @@ impl AuditIndex {
             let Some(position) = positions.get(seq).map_err(db_error)? else {
                 continue;
             };
-            let (first, offset, len) = position.value();
-            let path = self.dir.join(super::log::segment_name(first));
-            let mut file = File::open(&path).map_err(io_error(&path))?;
-            file.seek(SeekFrom::Start(offset))
-                .map_err(io_error(&path))?;
-            let mut line = vec![0u8; len as usize];
-            file.read_exact(&mut line).map_err(io_error(&path))?;
-            let record: Record = serde_json::from_slice(&line)
-                .map_err(|e| AuditError::Corrupt(format!("{}: {e}", path.display())))?;
-            out.push(record);
+            out.push(self.read_at(position.value())?);
         }
         Ok(out)
     }

@@ -203,6 +203,52 @@ impl AuditLog {
         Ok(checkpoint)
     }
 
+    /// Removes whole segments whose records are all older than `before`, never the current one. The record
+    /// before the first one kept is anchored by a signed checkpoint first, so the rest still verifies.
+    /// Returns the number of records removed.
+    pub fn prune(&self, before: OffsetDateTime) -> Result<u64, AuditError> {
+        let Some(signer) = &self.signer else {
+            return Err(AuditError::Signing(
+                "pruning needs the node's key, to sign the anchor the remaining log verifies from"
+                    .into(),
+            ));
+        };
+        let _in_process = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.lock()?;
+        let all = segments(&self.dir)?;
+        let mut doomed = Vec::new();
+        let mut anchor: Option<(u64, String)> = None;
+        for (_, path) in all.iter().take(all.len().saturating_sub(1)) {
+            let Some(line) = last_line(path)? else {
+                continue;
+            };
+            let record: Record = serde_json::from_slice(&line)
+                .map_err(|e| AuditError::Corrupt(format!("{}: {e}", path.display())))?;
+            let time = OffsetDateTime::parse(&record.time, &Rfc3339).map_err(|e| {
+                AuditError::Corrupt(format!("{}: record {}: {e}", path.display(), record.seq))
+            })?;
+            if time >= before {
+                break;
+            }
+            anchor = Some((record.seq, line_hash(&line)));
+            doomed.push(path.clone());
+        }
+        let Some((seq, hash)) = anchor else {
+            return Ok(0);
+        };
+        self.write_checkpoint(signer, seq, &hash)?;
+        let first = all.first().map_or(0, |(f, _)| *f);
+        for path in &doomed {
+            std::fs::remove_file(path).map_err(io_error(path))?;
+        }
+        // Positions in removed segments are gone: the index rebuilds itself on its next use.
+        let index = self.dir.join("index.redb");
+        if index.exists() {
+            std::fs::remove_file(&index).map_err(io_error(&index))?;
+        }
+        Ok(seq + 1 - first)
+    }
+
     pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
         let path = self.dir.join(CHECKPOINTS);
         match last_line(&path)? {

@@ -127,10 +127,16 @@ pub fn verify(data_dir: &Path) -> Result<Report, AuditError> {
             return Ok(report);
         }
         let chained = if report.records == 0 && record.seq != 0 {
-            // A pruned log starts at an anchor; its first record is checked against the checkpoint before it.
-            checkpoints
-                .get(&(record.seq - 1))
-                .is_none_or(|h| *h == record.prev)
+            // A pruned log starts at an anchor: a signed checkpoint of the record before its first one.
+            match checkpoints.get(&(record.seq - 1)) {
+                Some(anchor) => *anchor == record.prev,
+                None => {
+                    report.problem = Some(Problem::Removed {
+                        seq: record.seq - 1,
+                    });
+                    return Ok(report);
+                }
+            }
         } else {
             record.prev == last_hash
         };

@@ -53,6 +53,21 @@ enum Command {
         #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
         format: String,
     },
+    /// Remove whole segments older than a date; the rest keeps verifying from a signed anchor.
+    Prune {
+        /// RFC 3339: segments whose every record is older are removed.
+        #[arg(long)]
+        before: String,
+    },
+    /// The last records; with -f, keep printing new ones as they are appended.
+    Tail {
+        #[arg(short = 'n', default_value_t = 10)]
+        lines: usize,
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record an operator's event (also a load generator with --repeat).
     Append {
         #[arg(long)]
@@ -128,6 +143,12 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
         Command::List { filter, json } => list(data_dir, &filter, json),
         Command::Show { message_id } => show(data_dir, &message_id),
         Command::Export { filter, format } => export(data_dir, &filter, &format),
+        Command::Prune { before } => prune(data_dir, &before),
+        Command::Tail {
+            lines,
+            follow,
+            json,
+        } => tail(data_dir, lines, follow, json),
         Command::Append {
             kind,
             outcome,
@@ -197,6 +218,53 @@ fn append(
     }
     println!("appended up to record {last}");
     Ok(exit::OK)
+}
+
+fn prune(data_dir: &Path, before: &str) -> Result<u8> {
+    let before = OffsetDateTime::parse(before, &Rfc3339).with_context(|| {
+        format!("--before {before:?} is not an RFC 3339 time such as 2025-01-01T00:00:00Z")
+    })?;
+    let log = AuditLog::open(data_dir, Options::default(), signer(data_dir))?;
+    let removed = log.prune(before)?;
+    println!(
+        "removed {removed} record(s) older than {before}; the rest verifies from a signed anchor"
+    );
+    Ok(exit::OK)
+}
+
+fn tail(data_dir: &Path, lines: usize, follow: bool, json: bool) -> Result<u8> {
+    let print = |r: &Record| {
+        if json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!("{}", human(r));
+        }
+    };
+    let mut last: std::collections::VecDeque<Record> =
+        std::collections::VecDeque::with_capacity(lines + 1);
+    records(data_dir, |r| {
+        last.push_back(r);
+        if last.len() > lines {
+            last.pop_front();
+        }
+        Ok(())
+    })?;
+    last.iter().for_each(print);
+    let mut next = last.back().map_or(0, |r| r.seq + 1);
+    if !follow {
+        return Ok(exit::OK);
+    }
+    // Until interrupted.
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let index = AuditIndex::open(data_dir)?;
+        for r in index.records_from(next)? {
+            next = r.seq + 1;
+            print(&r);
+        }
+        drop(index);
+        let _ = std::io::stdout().flush();
+    }
 }
 
 fn verify_cmd(data_dir: &Path, json: bool) -> Result<u8> {

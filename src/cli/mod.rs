@@ -121,6 +121,7 @@ fn admin_kind(arguments: &[String]) -> Option<String> {
         ["crl", "import" | "update", ..] => 2,
         ["addressbook", "org" | "function", "add" | "remove"] => 3,
         ["smp", "publish" | "unpublish", ..] => 2,
+        ["audit", "prune", ..] => 2,
         _ => return None,
     };
     Some(format!("admin.{}", words[..changes].join(".")))
