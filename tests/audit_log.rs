@@ -43,6 +43,7 @@ fn filled(dir: &Path) {
         Options {
             segment_records: 25,
             checkpoint_every: 10,
+            ..Options::default()
         },
         Some(signer(dir)),
     )
@@ -190,6 +191,7 @@ fn concurrent_writers_keep_one_chain() {
     let options = Options {
         segment_records: 100,
         checkpoint_every: 50,
+        ..Options::default()
     };
     let shared = AuditLog::open(dir.path(), options, Some(signer(dir.path()))).unwrap();
     std::thread::scope(|s| {
@@ -410,6 +412,7 @@ fn pruning_keeps_a_log_that_verifies_from_a_signed_anchor() {
     let options = Options {
         segment_records: 25,
         checkpoint_every: 1_000,
+        ..Options::default()
     };
     let log = AuditLog::open(d, options, Some(signer(d))).unwrap();
     for i in 0..100 {
@@ -480,4 +483,27 @@ fn tail_follows_new_records() {
         followed.starts_with("#5 ") && followed.contains("appended while following"),
         "{followed}"
     );
+}
+
+#[test]
+fn a_checkpoint_is_also_written_when_the_last_one_is_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let options = Options {
+        checkpoint_every: 1_000,
+        checkpoint_interval: time::Duration::ZERO,
+        ..Options::default()
+    };
+    let log = AuditLog::open(d, options, Some(signer(d))).unwrap();
+    log.append(event(0)).unwrap();
+    assert_eq!(
+        verify(d).unwrap().checkpoints,
+        0,
+        "the count rule alone starts the chain of checkpoints"
+    );
+    log.checkpoint().unwrap();
+    log.append(event(1)).unwrap();
+    log.append(event(2)).unwrap();
+    let report = verify(d).unwrap();
+    assert_eq!((report.checkpoints, report.anchored_to), (3, Some(2)));
 }

@@ -18,8 +18,10 @@ use super::{AuditError, Event, GENESIS, Record, io_error, line_hash};
 pub struct Options {
     /// Records per segment file.
     pub segment_records: u64,
-    /// A checkpoint after this many records (when a signer is configured).
+    /// A checkpoint after this many records (when a signer is configured)…
     pub checkpoint_every: u64,
+    /// …or when the last checkpoint is older than this, whichever comes first.
+    pub checkpoint_interval: time::Duration,
 }
 
 impl Default for Options {
@@ -27,6 +29,7 @@ impl Default for Options {
         Options {
             segment_records: 100_000,
             checkpoint_every: 1_000,
+            checkpoint_interval: time::Duration::minutes(5),
         }
     }
 }
@@ -154,8 +157,15 @@ impl AuditLog {
         }
         if let Some(signer) = &self.signer {
             let last = tail.next_seq - 1;
-            let anchored = self.last_checkpoint()?.map_or(0, |c| c.seq + 1);
-            if last + 1 - anchored >= self.options.checkpoint_every {
+            let previous = self.last_checkpoint()?;
+            let anchored = previous.as_ref().map_or(0, |c| c.seq + 1);
+            let stale = previous
+                .as_ref()
+                .and_then(|c| OffsetDateTime::parse(&c.time, &Rfc3339).ok())
+                .is_some_and(|at| {
+                    OffsetDateTime::now_utc() - at >= self.options.checkpoint_interval
+                });
+            if last + 1 - anchored >= self.options.checkpoint_every || stale {
                 self.write_checkpoint(signer, last, &tail.last_hash)?;
             }
         }
