@@ -9,5 +9,6 @@ pub mod cli;
 pub mod directory;
 pub mod envelope;
 pub mod pki;
+pub mod store;
 pub mod xml;
 pub mod xmlsec;

@@ -259,6 +259,33 @@ impl AuditLog {
         Ok(seq + 1 - first)
     }
 
+    /// The `reference`s of the last `n` records (to recognise records already written before a crash).
+    pub fn recent_references(
+        &self,
+        n: usize,
+    ) -> Result<std::collections::HashSet<String>, AuditError> {
+        let mut out = std::collections::HashSet::new();
+        let mut seen = 0;
+        for (_, path) in segments(&self.dir)?.iter().rev() {
+            let text = std::fs::read(path).map_err(io_error(path))?;
+            for line in text.split(|b| *b == b'\n').rev() {
+                if line.is_empty() {
+                    continue;
+                }
+                if let Ok(record) = serde_json::from_slice::<Record>(line)
+                    && let Some(reference) = record.event.reference
+                {
+                    out.insert(reference);
+                }
+                seen += 1;
+                if seen >= n {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn last_checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
         let path = self.dir.join(CHECKPOINTS);
         match last_line(&path)? {

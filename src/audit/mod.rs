@@ -50,6 +50,10 @@ pub struct Event {
     /// The error cause, for failures.
     pub error: Option<String>,
     pub detail: String,
+    /// An id of the change that produced the record (the store's outbox entry), so a record written twice
+    /// after a crash can be recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// A record as stored: the event, its place in the chain, and when.

@@ -1,0 +1,150 @@
+//! The node's durable state (issue 8): messages and their payloads, the outbound queue, inbound mailboxes,
+//! de-duplication, and status changes — each change committed together with its audit record (an outbox in
+//! the same transaction, flushed to the audit log right after, and again at start-up after a crash).
+//! Behind the [`Store`] trait so a PostgreSQL backend can follow; [`redb_store::RedbStore`] is the embedded one.
+
+pub mod redb_store;
+mod status;
+
+pub use redb_store::RedbStore;
+pub use status::{Direction, Status};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A message to store: who, which, and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// The SDK messageId (a UUID), which is also the XHE id.
+    pub id: String,
+    pub direction: Direction,
+    pub conversation_id: String,
+    /// The hosted organisation (sender for outbound, receiver for inbound).
+    pub org: String,
+    /// Its functional address.
+    pub function: Option<String>,
+    /// The other organisation.
+    pub peer_org: String,
+    pub label: String,
+}
+
+/// One status change, as the message's history shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub status: Status,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub reason: Option<String>,
+}
+
+/// A stored message (the payload is read separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    #[serde(flatten)]
+    pub message: NewMessage,
+    pub status: Status,
+    pub as4_message_id: Option<String>,
+    pub payload_bytes: u64,
+    pub events: Vec<StatusEvent>,
+}
+
+/// An outbound message waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt: OffsetDateTime,
+    pub attempts: u32,
+    /// After this, the message gets MESSAGE_EXCHANGE_ERROR.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires: OffsetDateTime,
+}
+
+/// The result of storing an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// Already received (same AS4 MessageId or SDK messageId): not stored again; answer with a receipt anyway.
+    Duplicate {
+        existing: String,
+    },
+}
+
+/// Filters for listing messages (the MT-MK API's, plus direction and organisation).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub org: Option<String>,
+    pub function: Option<String>,
+    pub status: Option<Status>,
+    pub direction: Option<Direction>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("message {0} not found")]
+    NotFound(String),
+    #[error("message {id}: {from} cannot become {to}")]
+    Transition {
+        id: String,
+        from: Status,
+        to: Status,
+    },
+    #[error("message {0} already exists")]
+    Exists(String),
+    #[error("message {id} is {status}, not in a final status: it cannot be deleted yet")]
+    NotFinal { id: String, status: Status },
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+/// What the node needs from its storage. Every method is one durable transaction; each status change carries
+/// its audit record in the same transaction.
+pub trait Store: Send + Sync {
+    /// Stores an outbound message (status SCHEDULED) with its payload and a queue entry due at `next_attempt`.
+    fn insert_outbound(
+        &self,
+        message: NewMessage,
+        payload: &[u8],
+        next_attempt: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Stores an inbound message (status NEW) in its mailbox, unless its AS4 MessageId or SDK messageId was
+    /// seen before.
+    fn insert_inbound(
+        &self,
+        message: NewMessage,
+        payload: &[u8],
+        as4_message_id: &str,
+    ) -> Result<Inserted, StoreError>;
+
+    /// Queue entries due at `now`, oldest first.
+    fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError>;
+
+    /// Moves a message to `status` (validated), removing it from the queue unless it is to be resent.
+    fn transition(
+        &self,
+        id: &str,
+        status: Status,
+        reason: Option<String>,
+    ) -> Result<StoredMessage, StoreError>;
+
+    /// SCHEDULED_FOR_RESEND, due again at `next_attempt` (one more attempt counted).
+    fn reschedule(
+        &self,
+        id: &str,
+        next_attempt: OffsetDateTime,
+        reason: String,
+    ) -> Result<StoredMessage, StoreError>;
+
+    fn get(&self, id: &str) -> Result<StoredMessage, StoreError>;
+
+    fn payload(&self, id: &str) -> Result<Vec<u8>, StoreError>;
+
+    fn list(&self, filter: &Filter) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Deletes a message in a final status, with its payload.
+    fn delete(&self, id: &str) -> Result<(), StoreError>;
+}

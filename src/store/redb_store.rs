@@ -1,0 +1,600 @@
+//! The embedded store: redb (`<data_dir>/node.redb`) for rows, one file per payload under
+//! `<data_dir>/payloads/` (written and fsynced before the row that names it commits), and the audit outbox.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use redb::{
+    Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction,
+};
+use time::OffsetDateTime;
+
+use super::{
+    Direction, Filter, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store, StoreError,
+    StoredMessage,
+};
+use crate::audit::{ActorKind, AuditLog, Event};
+
+const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("store_messages");
+const QUEUE: TableDefinition<&str, &[u8]> = TableDefinition::new("store_queue");
+/// (next attempt, ms since the epoch; id) → (): the queue in due order.
+const DUE: TableDefinition<(u64, &str), ()> = TableDefinition::new("store_due");
+const SEEN_AS4: TableDefinition<&str, &str> = TableDefinition::new("store_seen_as4_ids");
+const MAILBOXES: MultimapTableDefinition<(&str, &str), &str> =
+    MultimapTableDefinition::new("store_mailboxes");
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("store_audit_outbox");
+
+pub struct RedbStore {
+    db: Database,
+    payloads: PathBuf,
+    audit: Arc<AuditLog>,
+    /// One flusher at a time, so an outbox entry is appended once.
+    flushing: Mutex<()>,
+}
+
+fn storage(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Storage(e.to_string())
+}
+
+/// Message ids name payload files: only characters that cannot escape the directory.
+fn check_id(id: &str) -> Result<(), StoreError> {
+    let ok = !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+        && !id.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Storage(format!(
+            "message id {id:?} has characters a message id cannot have"
+        )))
+    }
+}
+
+fn millis(t: OffsetDateTime) -> u64 {
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+impl RedbStore {
+    /// Opens the store in `data_dir`, and flushes audit records a crash left in the outbox.
+    pub fn open(data_dir: &Path, audit: Arc<AuditLog>) -> Result<RedbStore, StoreError> {
+        let payloads = data_dir.join("payloads");
+        std::fs::create_dir_all(&payloads).map_err(storage)?;
+        let db = Database::create(data_dir.join("node.redb")).map_err(storage)?;
+        let txn = db.begin_write().map_err(storage)?;
+        {
+            txn.open_table(MESSAGES).map_err(storage)?;
+            txn.open_table(QUEUE).map_err(storage)?;
+            txn.open_table(DUE).map_err(storage)?;
+            txn.open_table(SEEN_AS4).map_err(storage)?;
+            txn.open_multimap_table(MAILBOXES).map_err(storage)?;
+            txn.open_table(OUTBOX).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        let store = RedbStore {
+            db,
+            payloads,
+            audit,
+            flushing: Mutex::new(()),
+        };
+        store.flush_outbox(true)?;
+        store.remove_orphan_payloads()?;
+        Ok(store)
+    }
+
+    fn payload_path(&self, id: &str) -> PathBuf {
+        self.payloads.join(id)
+    }
+
+    /// Writes the payload durably under a temporary name, then its final one.
+    fn write_payload(&self, id: &str, payload: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let tmp = self.payloads.join(format!(".{id}.tmp"));
+        let mut file = std::fs::File::create(&tmp).map_err(storage)?;
+        file.write_all(payload).map_err(storage)?;
+        file.sync_all().map_err(storage)?;
+        std::fs::rename(&tmp, self.payload_path(id)).map_err(storage)?;
+        std::fs::File::open(&self.payloads)
+            .and_then(|d| d.sync_all())
+            .map_err(storage)
+    }
+
+    /// Payload files no message names (a crash between the file and its row) are removed at start-up.
+    fn remove_orphan_payloads(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let messages = txn.open_table(MESSAGES).map_err(storage)?;
+        for entry in std::fs::read_dir(&self.payloads).map_err(storage)? {
+            let entry = entry.map_err(storage)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || messages.get(name.as_str()).map_err(storage)?.is_none() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts an audit record in the outbox of `txn`, so it commits with the change it describes.
+    fn outbox(txn: &WriteTransaction, event: Event) -> Result<(), StoreError> {
+        let mut outbox = txn.open_table(OUTBOX).map_err(storage)?;
+        let next = outbox
+            .last()
+            .map_err(storage)?
+            .map_or(0, |(k, _)| k.value() + 1);
+        let event = Event {
+            reference: Some(format!(
+                "store-outbox-{next}-{}",
+                millis(OffsetDateTime::now_utc())
+            )),
+            ..event
+        };
+        outbox
+            .insert(next, json(&event).as_slice())
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    /// Appends the outbox to the audit log and empties it. After a crash (`recovering`), records the log
+    /// already has (by reference) are not appended again.
+    fn flush_outbox(&self, recovering: bool) -> Result<(), StoreError> {
+        let _one = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        let pending: Vec<(u64, Event)> = {
+            let txn = self.db.begin_read().map_err(storage)?;
+            let outbox = txn.open_table(OUTBOX).map_err(storage)?;
+            let mut out = Vec::new();
+            for row in outbox.iter().map_err(storage)? {
+                let (k, v) = row.map_err(storage)?;
+                out.push((
+                    k.value(),
+                    serde_json::from_slice(v.value()).map_err(storage)?,
+                ));
+            }
+            out
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let already: std::collections::HashSet<String> = if recovering {
+            self.audit.recent_references(pending.len() * 2 + 16)?
+        } else {
+            Default::default()
+        };
+        let events: Vec<Event> = pending
+            .iter()
+            .filter(|(_, e)| e.reference.as_ref().is_none_or(|r| !already.contains(r)))
+            .map(|(_, e)| e.clone())
+            .collect();
+        if !events.is_empty() {
+            self.audit.append_batch(events)?;
+        }
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut outbox = txn.open_table(OUTBOX).map_err(storage)?;
+            for (k, _) in &pending {
+                outbox.remove(*k).map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+
+    fn commit(&self, txn: WriteTransaction) -> Result<(), StoreError> {
+        txn.commit().map_err(storage)?;
+        self.flush_outbox(false)
+    }
+
+    fn read_message(txn: &WriteTransaction, id: &str) -> Result<StoredMessage, StoreError> {
+        let messages = txn.open_table(MESSAGES).map_err(storage)?;
+        let row = messages
+            .get(id)
+            .map_err(storage)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        serde_json::from_slice(row.value()).map_err(storage)
+    }
+
+    fn write_message(txn: &WriteTransaction, message: &StoredMessage) -> Result<(), StoreError> {
+        let mut messages = txn.open_table(MESSAGES).map_err(storage)?;
+        messages
+            .insert(message.message.id.as_str(), json(message).as_slice())
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn unqueue(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
+        let mut queue = txn.open_table(QUEUE).map_err(storage)?;
+        let old = queue
+            .remove(id)
+            .map_err(storage)?
+            .map(|v| v.value().to_vec());
+        if let Some(old) = old {
+            let item: QueueItem = serde_json::from_slice(&old).map_err(storage)?;
+            txn.open_table(DUE)
+                .map_err(storage)?
+                .remove((millis(item.next_attempt), id))
+                .map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    fn enqueue(txn: &WriteTransaction, item: &QueueItem) -> Result<(), StoreError> {
+        Self::unqueue(txn, &item.id)?;
+        txn.open_table(QUEUE)
+            .map_err(storage)?
+            .insert(item.id.as_str(), json(item).as_slice())
+            .map_err(storage)?;
+        txn.open_table(DUE)
+            .map_err(storage)?
+            .insert((millis(item.next_attempt), item.id.as_str()), ())
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn status_event(message: &StoredMessage, status: Status, reason: Option<&str>) -> Event {
+        let m = &message.message;
+        let (sender, receiver) = match m.direction {
+            Direction::Outbound => (m.org.clone(), m.peer_org.clone()),
+            Direction::Inbound => (m.peer_org.clone(), m.org.clone()),
+        };
+        Event {
+            kind: format!("message.{}", status.as_str().to_lowercase()),
+            outcome: if matches!(
+                status,
+                Status::MessageExchangeError | Status::Error | Status::Rejected
+            ) {
+                "failed".into()
+            } else {
+                "ok".into()
+            },
+            actor_kind: Some(ActorKind::Node),
+            message_id: Some(m.id.clone()),
+            conversation_id: Some(m.conversation_id.clone()),
+            org: Some(m.org.clone()),
+            sender: Some(sender),
+            receiver: Some(receiver),
+            error: reason
+                .filter(|_| status == Status::MessageExchangeError || status == Status::Error)
+                .map(str::to_owned),
+            detail: reason.unwrap_or_default().to_owned(),
+            ..Event::default()
+        }
+    }
+}
+
+impl Store for RedbStore {
+    fn insert_outbound(
+        &self,
+        message: NewMessage,
+        payload: &[u8],
+        next_attempt: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        check_id(&message.id)?;
+        let id = message.id.clone();
+        {
+            let txn = self.db.begin_read().map_err(storage)?;
+            if txn
+                .open_table(MESSAGES)
+                .map_err(storage)?
+                .get(id.as_str())
+                .map_err(storage)?
+                .is_some()
+            {
+                return Err(StoreError::Exists(id));
+            }
+        }
+        self.write_payload(&id, payload)?;
+        let now = OffsetDateTime::now_utc();
+        let stored = StoredMessage {
+            message,
+            status: Status::Scheduled,
+            as4_message_id: None,
+            payload_bytes: payload.len() as u64,
+            events: vec![StatusEvent {
+                status: Status::Scheduled,
+                at: now,
+                reason: None,
+            }],
+        };
+        let txn = self.db.begin_write().map_err(storage)?;
+        if txn
+            .open_table(MESSAGES)
+            .map_err(storage)?
+            .get(id.as_str())
+            .map_err(storage)?
+            .is_some()
+        {
+            return Err(StoreError::Exists(id));
+        }
+        Self::write_message(&txn, &stored)?;
+        Self::enqueue(
+            &txn,
+            &QueueItem {
+                id: id.clone(),
+                next_attempt,
+                attempts: 0,
+                expires,
+            },
+        )?;
+        Self::outbox(&txn, Self::status_event(&stored, Status::Scheduled, None))?;
+        self.commit(txn)
+    }
+
+    fn insert_inbound(
+        &self,
+        message: NewMessage,
+        payload: &[u8],
+        as4_message_id: &str,
+    ) -> Result<Inserted, StoreError> {
+        check_id(&message.id)?;
+        let id = message.id.clone();
+        {
+            let txn = self.db.begin_read().map_err(storage)?;
+            if let Some(existing) = txn
+                .open_table(SEEN_AS4)
+                .map_err(storage)?
+                .get(as4_message_id)
+                .map_err(storage)?
+            {
+                return Ok(Inserted::Duplicate {
+                    existing: existing.value().to_owned(),
+                });
+            }
+            if txn
+                .open_table(MESSAGES)
+                .map_err(storage)?
+                .get(id.as_str())
+                .map_err(storage)?
+                .is_some()
+            {
+                return Ok(Inserted::Duplicate { existing: id });
+            }
+        }
+        self.write_payload(&id, payload)?;
+        let now = OffsetDateTime::now_utc();
+        let stored = StoredMessage {
+            message,
+            status: Status::New,
+            as4_message_id: Some(as4_message_id.to_owned()),
+            payload_bytes: payload.len() as u64,
+            events: vec![StatusEvent {
+                status: Status::New,
+                at: now,
+                reason: None,
+            }],
+        };
+        let txn = self.db.begin_write().map_err(storage)?;
+        // Checked again inside the write transaction: two deliveries of one message may race.
+        if let Some(existing) = txn
+            .open_table(SEEN_AS4)
+            .map_err(storage)?
+            .get(as4_message_id)
+            .map_err(storage)?
+        {
+            return Ok(Inserted::Duplicate {
+                existing: existing.value().to_owned(),
+            });
+        }
+        Self::write_message(&txn, &stored)?;
+        txn.open_table(SEEN_AS4)
+            .map_err(storage)?
+            .insert(as4_message_id, id.as_str())
+            .map_err(storage)?;
+        let m = &stored.message;
+        txn.open_multimap_table(MAILBOXES)
+            .map_err(storage)?
+            .insert(
+                (m.org.as_str(), m.function.as_deref().unwrap_or("")),
+                id.as_str(),
+            )
+            .map_err(storage)?;
+        Self::outbox(
+            &txn,
+            Self::status_event(&stored, Status::New, Some("delivered to the mailbox")),
+        )?;
+        self.commit(txn)?;
+        Ok(Inserted::New)
+    }
+
+    fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let due = txn.open_table(DUE).map_err(storage)?;
+        let queue = txn.open_table(QUEUE).map_err(storage)?;
+        let mut out = Vec::new();
+        for row in due
+            .range((0u64, "")..(millis(now) + 1, ""))
+            .map_err(storage)?
+        {
+            let (key, _) = row.map_err(storage)?;
+            let (_, id) = key.value();
+            if let Some(item) = queue.get(id).map_err(storage)? {
+                out.push(serde_json::from_slice(item.value()).map_err(storage)?);
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        status: Status,
+        reason: Option<String>,
+    ) -> Result<StoredMessage, StoreError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let mut message = Self::read_message(&txn, id)?;
+        if !message.status.can_become(status) {
+            return Err(StoreError::Transition {
+                id: id.to_owned(),
+                from: message.status,
+                to: status,
+            });
+        }
+        message.status = status;
+        message.events.push(StatusEvent {
+            status,
+            at: OffsetDateTime::now_utc(),
+            reason: reason.clone(),
+        });
+        Self::write_message(&txn, &message)?;
+        if status != Status::ScheduledForResend && status != Status::Scheduled {
+            Self::unqueue(&txn, id)?;
+        }
+        Self::outbox(
+            &txn,
+            Self::status_event(&message, status, reason.as_deref()),
+        )?;
+        self.commit(txn)?;
+        Ok(message)
+    }
+
+    fn reschedule(
+        &self,
+        id: &str,
+        next_attempt: OffsetDateTime,
+        reason: String,
+    ) -> Result<StoredMessage, StoreError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let mut message = Self::read_message(&txn, id)?;
+        if !message.status.can_become(Status::ScheduledForResend) {
+            return Err(StoreError::Transition {
+                id: id.to_owned(),
+                from: message.status,
+                to: Status::ScheduledForResend,
+            });
+        }
+        let item: QueueItem = {
+            let queue = txn.open_table(QUEUE).map_err(storage)?;
+            let row = queue
+                .get(id)
+                .map_err(storage)?
+                .ok_or_else(|| StoreError::NotFound(format!("{id} in the queue")))?;
+            serde_json::from_slice(row.value()).map_err(storage)?
+        };
+        message.status = Status::ScheduledForResend;
+        message.events.push(StatusEvent {
+            status: Status::ScheduledForResend,
+            at: OffsetDateTime::now_utc(),
+            reason: Some(reason.clone()),
+        });
+        Self::write_message(&txn, &message)?;
+        Self::enqueue(
+            &txn,
+            &QueueItem {
+                next_attempt,
+                attempts: item.attempts + 1,
+                ..item
+            },
+        )?;
+        Self::outbox(
+            &txn,
+            Self::status_event(&message, Status::ScheduledForResend, Some(&reason)),
+        )?;
+        self.commit(txn)?;
+        Ok(message)
+    }
+
+    fn get(&self, id: &str) -> Result<StoredMessage, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let messages = txn.open_table(MESSAGES).map_err(storage)?;
+        let row = messages
+            .get(id)
+            .map_err(storage)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        serde_json::from_slice(row.value()).map_err(storage)
+    }
+
+    fn payload(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        check_id(id)?;
+        self.get(id)?;
+        std::fs::read(self.payload_path(id)).map_err(storage)
+    }
+
+    fn list(&self, filter: &Filter) -> Result<Vec<StoredMessage>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let mut ids: Option<Vec<String>> = None;
+        if let (Some(org), Some(function)) = (&filter.org, &filter.function) {
+            let mailboxes = txn.open_multimap_table(MAILBOXES).map_err(storage)?;
+            let mut found = Vec::new();
+            for id in mailboxes
+                .get((org.as_str(), function.as_str()))
+                .map_err(storage)?
+            {
+                found.push(id.map_err(storage)?.value().to_owned());
+            }
+            ids = Some(found);
+        }
+        let messages = txn.open_table(MESSAGES).map_err(storage)?;
+        let keep = |m: &StoredMessage| {
+            filter.org.as_ref().is_none_or(|o| *o == m.message.org)
+                && filter
+                    .function
+                    .as_ref()
+                    .is_none_or(|f| m.message.function.as_ref() == Some(f))
+                && filter.status.is_none_or(|s| s == m.status)
+                && filter.direction.is_none_or(|d| d == m.message.direction)
+        };
+        let mut out = Vec::new();
+        match ids {
+            Some(ids) => {
+                for id in ids {
+                    if let Some(row) = messages.get(id.as_str()).map_err(storage)? {
+                        let m: StoredMessage =
+                            serde_json::from_slice(row.value()).map_err(storage)?;
+                        if keep(&m) {
+                            out.push(m);
+                        }
+                    }
+                }
+            }
+            None => {
+                for row in messages.iter().map_err(storage)? {
+                    let (_, v) = row.map_err(storage)?;
+                    let m: StoredMessage = serde_json::from_slice(v.value()).map_err(storage)?;
+                    if keep(&m) {
+                        out.push(m);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let message = Self::read_message(&txn, id)?;
+        if !message.status.is_final() {
+            return Err(StoreError::NotFinal {
+                id: id.to_owned(),
+                status: message.status,
+            });
+        }
+        txn.open_table(MESSAGES)
+            .map_err(storage)?
+            .remove(id)
+            .map_err(storage)?;
+        Self::unqueue(&txn, id)?;
+        let m = &message.message;
+        txn.open_multimap_table(MAILBOXES)
+            .map_err(storage)?
+            .remove((m.org.as_str(), m.function.as_deref().unwrap_or("")), id)
+            .map_err(storage)?;
+        Self::outbox(
+            &txn,
+            Event {
+                kind: "message.deleted".into(),
+                ..Self::status_event(&message, message.status, Some("deleted by the client"))
+            },
+        )?;
+        self.commit(txn)?;
+        // The row is gone; a crash before this line leaves an orphan file, removed at the next start.
+        let _ = std::fs::remove_file(self.payload_path(id));
+        Ok(())
+    }
+}
