@@ -58,6 +58,26 @@ fn millis(t: OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
+/// A new row: its first status, and the history that starts there.
+fn stored(
+    message: NewMessage,
+    status: Status,
+    as4_message_id: Option<&str>,
+    bytes: usize,
+) -> StoredMessage {
+    StoredMessage {
+        message,
+        status,
+        as4_message_id: as4_message_id.map(str::to_owned),
+        payload_bytes: bytes as u64,
+        events: vec![StatusEvent {
+            status,
+            at: OffsetDateTime::now_utc(),
+            reason: None,
+        }],
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
@@ -188,6 +208,15 @@ impl RedbStore {
         self.flush_outbox(false)
     }
 
+    fn exists(txn: &WriteTransaction, id: &str) -> Result<bool, StoreError> {
+        Ok(txn
+            .open_table(MESSAGES)
+            .map_err(storage)?
+            .get(id)
+            .map_err(storage)?
+            .is_some())
+    }
+
     fn read_message(txn: &WriteTransaction, id: &str) -> Result<StoredMessage, StoreError> {
         let messages = txn.open_table(MESSAGES).map_err(storage)?;
         let row = messages
@@ -275,46 +304,19 @@ impl Store for RedbStore {
     ) -> Result<(), StoreError> {
         check_id(&message.id)?;
         let id = message.id.clone();
-        {
-            let txn = self.db.begin_read().map_err(storage)?;
-            if txn
-                .open_table(MESSAGES)
-                .map_err(storage)?
-                .get(id.as_str())
-                .map_err(storage)?
-                .is_some()
-            {
-                return Err(StoreError::Exists(id));
-            }
-        }
-        self.write_payload(&id, payload)?;
-        let now = OffsetDateTime::now_utc();
-        let stored = StoredMessage {
-            message,
-            status: Status::Scheduled,
-            as4_message_id: None,
-            payload_bytes: payload.len() as u64,
-            events: vec![StatusEvent {
-                status: Status::Scheduled,
-                at: now,
-                reason: None,
-            }],
-        };
+        // The payload is written inside the write transaction: no other writer can store the same id meanwhile,
+        // and the file is durable before the row that names it commits.
         let txn = self.db.begin_write().map_err(storage)?;
-        if txn
-            .open_table(MESSAGES)
-            .map_err(storage)?
-            .get(id.as_str())
-            .map_err(storage)?
-            .is_some()
-        {
+        if Self::exists(&txn, &id)? {
             return Err(StoreError::Exists(id));
         }
+        self.write_payload(&id, payload)?;
+        let stored = stored(message, Status::Scheduled, None, payload.len());
         Self::write_message(&txn, &stored)?;
         Self::enqueue(
             &txn,
             &QueueItem {
-                id: id.clone(),
+                id,
                 next_attempt,
                 attempts: 0,
                 expires,
@@ -332,53 +334,21 @@ impl Store for RedbStore {
     ) -> Result<Inserted, StoreError> {
         check_id(&message.id)?;
         let id = message.id.clone();
-        {
-            let txn = self.db.begin_read().map_err(storage)?;
-            if let Some(existing) = txn
-                .open_table(SEEN_AS4)
-                .map_err(storage)?
-                .get(as4_message_id)
-                .map_err(storage)?
-            {
-                return Ok(Inserted::Duplicate {
-                    existing: existing.value().to_owned(),
-                });
-            }
-            if txn
-                .open_table(MESSAGES)
-                .map_err(storage)?
-                .get(id.as_str())
-                .map_err(storage)?
-                .is_some()
-            {
-                return Ok(Inserted::Duplicate { existing: id });
-            }
-        }
-        self.write_payload(&id, payload)?;
-        let now = OffsetDateTime::now_utc();
-        let stored = StoredMessage {
-            message,
-            status: Status::New,
-            as4_message_id: Some(as4_message_id.to_owned()),
-            payload_bytes: payload.len() as u64,
-            events: vec![StatusEvent {
-                status: Status::New,
-                at: now,
-                reason: None,
-            }],
-        };
         let txn = self.db.begin_write().map_err(storage)?;
-        // Checked again inside the write transaction: two deliveries of one message may race.
-        if let Some(existing) = txn
+        let seen = txn
             .open_table(SEEN_AS4)
             .map_err(storage)?
             .get(as4_message_id)
             .map_err(storage)?
-        {
-            return Ok(Inserted::Duplicate {
-                existing: existing.value().to_owned(),
-            });
+            .map(|v| v.value().to_owned());
+        if let Some(existing) = seen {
+            return Ok(Inserted::Duplicate { existing });
         }
+        if Self::exists(&txn, &id)? {
+            return Ok(Inserted::Duplicate { existing: id });
+        }
+        self.write_payload(&id, payload)?;
+        let stored = stored(message, Status::New, Some(as4_message_id), payload.len());
         Self::write_message(&txn, &stored)?;
         txn.open_table(SEEN_AS4)
             .map_err(storage)?
