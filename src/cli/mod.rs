@@ -4,6 +4,7 @@ mod addressbook;
 mod as4;
 mod audit;
 mod certs;
+mod config;
 mod smp;
 mod trust;
 mod validate;
@@ -55,6 +56,8 @@ enum Command {
     Addressbook(addressbook::Args),
     Smp(smp::Args),
     Audit(audit::Args),
+    Init(config::InitArgs),
+    Config(config::ConfigArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -82,6 +85,8 @@ pub fn run() -> ExitCode {
         Command::Addressbook(args) => addressbook::run(args, &cli.data_dir),
         Command::Smp(args) => smp::run(args, &cli.data_dir),
         Command::Audit(args) => audit::run(args, &cli.data_dir),
+        Command::Init(args) => config::init(args),
+        Command::Config(args) => config::run(args),
     };
     if code == ExitCode::SUCCESS
         && let Some(kind) = admin_kind(&arguments)

@@ -1,0 +1,288 @@
+//! The node's configuration file, `sdk-relay.toml`: written commented by `sdk-relay init`, checked by
+//! `sdk-relay config check` and at start, with every problem named by its key and how to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub node: Node,
+    pub api: Listener,
+    pub as4: As4,
+    pub smp: Smp,
+    #[serde(default)]
+    pub retry: Retry,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// A name for logs and metrics.
+    pub name: String,
+    /// The federation environment: `open-test`, `qa`, `prod`, or a test federation's name.
+    pub environment: String,
+    /// Keys, trust, the database, payloads and the audit log.
+    pub data_dir: PathBuf,
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct As4 {
+    pub listen: String,
+    /// The URL peers send to, as published in the SMP.
+    pub public_url: String,
+    /// This access point's id, the CN of its AP certificate (`AP0001-SDK-QA`).
+    pub ap_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smp {
+    /// A fixed SMP for every participant (test federations); or find it through the SML.
+    pub url: Option<String>,
+    pub sml_zone: Option<String>,
+    /// The DNS server for SML lookups (host:port).
+    pub dns: Option<String>,
+    #[serde(default = "default_cache_seconds")]
+    pub cache_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub first_delay_seconds: u64,
+    pub max_delay_seconds: u64,
+    /// After this, a message that could not be delivered gets MESSAGE_EXCHANGE_ERROR.
+    pub expiry_minutes: u64,
+    /// Messages sent to one peer at a time.
+    pub per_peer: u32,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            first_delay_seconds: 30,
+            max_delay_seconds: 900,
+            expiry_minutes: 24 * 60,
+            per_peer: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// SDK messages from the API (SDK: 30 MB).
+    pub api_message_bytes: u64,
+    /// AS4 messages (SDK: at least 100 MB).
+    pub as4_message_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            api_message_bytes: 30 * 1024 * 1024,
+            as4_message_bytes: 160 * 1024 * 1024,
+        }
+    }
+}
+
+fn default_log_format() -> String {
+    "text".into()
+}
+
+fn default_cache_seconds() -> u64 {
+    3600
+}
+
+/// Everything wrong with a configuration, each naming its key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {detail}")]
+    Syntax { path: PathBuf, detail: String },
+    #[error("{path}:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+impl NodeConfig {
+    /// Reads and checks `path`; relative data directories are taken relative to the file.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
+        if config.node.data_dir.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.node.data_dir = dir.join(&config.node.data_dir);
+        }
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// What is wrong, key by key, with what to write instead.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let address = |key: &str, value: &str, out: &mut Vec<String>| {
+            if value.parse::<SocketAddr>().is_err() {
+                out.push(format!(
+                    "{key} = {value:?} is not an address and port; write e.g. \"0.0.0.0:8443\""
+                ));
+            }
+        };
+        if self.node.name.trim().is_empty() {
+            out.push(
+                "[node] name is empty; give the node a name for logs, e.g. \"kommun-a-1\"".into(),
+            );
+        }
+        if self.node.environment.parse::<crate::pki::Env>().is_err() {
+            out.push(format!(
+                "[node] environment = {:?} must be lower-case letters, digits or '-', e.g. \"qa\"",
+                self.node.environment
+            ));
+        }
+        if !matches!(self.node.log_format.as_str(), "text" | "json") {
+            out.push(format!(
+                "[node] log_format = {:?} must be \"text\" or \"json\"",
+                self.node.log_format
+            ));
+        }
+        address("[api] listen", &self.api.listen, &mut out);
+        address("[as4] listen", &self.as4.listen, &mut out);
+        if !self.as4.public_url.starts_with("https://")
+            && !self.as4.public_url.starts_with("http://")
+        {
+            out.push(format!(
+                "[as4] public_url = {:?} must be the URL peers send to, e.g. \"https://ap.kommun-a.se/as4\"",
+                self.as4.public_url
+            ));
+        }
+        if crate::pki::profile::check_common_name(crate::pki::Purpose::Ap, &self.as4.ap_id).is_err()
+        {
+            out.push(format!(
+                "[as4] ap_id = {:?} must be the CN of the AP certificate, like \"AP0001-SDK-QA\"",
+                self.as4.ap_id
+            ));
+        }
+        match (&self.smp.url, &self.smp.sml_zone, &self.smp.dns) {
+            (Some(url), None, _) if url.starts_with("http") => {}
+            (Some(_), Some(_), _) => out.push(
+                "[smp] give either url (a fixed SMP) or sml_zone (SML lookups), not both".into(),
+            ),
+            (Some(url), None, _) => out.push(format!("[smp] url = {url:?} must be an http(s) URL")),
+            (None, Some(_), Some(dns)) => address("[smp] dns", dns, &mut out),
+            (None, Some(_), None) => {
+                out.push("[smp] sml_zone needs dns = \"host:port\" of the DNS server to ask".into())
+            }
+            (None, None, _) => out.push(
+                "[smp] needs url (a fixed SMP, for test federations) or sml_zone and dns".into(),
+            ),
+        }
+        if self.retry.first_delay_seconds == 0
+            || self.retry.max_delay_seconds < self.retry.first_delay_seconds
+        {
+            out.push(
+                "[retry] first_delay_seconds must be at least 1 and at most max_delay_seconds"
+                    .into(),
+            );
+        }
+        if self.retry.per_peer == 0 {
+            out.push("[retry] per_peer must be at least 1".into());
+        }
+        if self.limits.as4_message_bytes < 100 * 1024 * 1024 {
+            out.push("[limits] as4_message_bytes must be at least 104857600: SDK access points take 100 MB messages".into());
+        }
+        out
+    }
+}
+
+/// The commented file `init` writes.
+pub fn template(name: &str, environment: &str, data_dir: &str) -> String {
+    format!(
+        r#"# sdk-relay node configuration. `sdk-relay config check --config sdk-relay.toml` checks it;
+# `sdk-relay serve` checks it again at start and says exactly what to change.
+
+[node]
+# A name for logs and metrics.
+name = "{name}"
+# The federation environment whose trust, keys and SMP this node uses: open-test, qa, prod, or a test
+# federation's name (see `sdk-relay certs federation create`).
+environment = "{environment}"
+# Keys, trust, the database, payloads and the audit log. Relative to this file.
+data_dir = "{data_dir}"
+# "text" or "json" (one JSON object per line, for log collectors).
+log_format = "text"
+
+[api]
+# The organisation API (HTTPS; clients use a certificate or a token from `sdk-relay clients add`).
+listen = "127.0.0.1:8443"
+
+[as4]
+# The access point (HTTPS with mutual TLS, SDK's AS4 profile).
+listen = "0.0.0.0:8444"
+# The URL peers send to: what the SMP publishes as this node's endpoint.
+public_url = "https://ap.example.se:8444/as4"
+# This access point's id: the CN of its AP certificate.
+ap_id = "AP0001-SDK-QA"
+
+[smp]
+# Either a fixed SMP (test federations)...
+url = "http://127.0.0.1:8081"
+# ...or SML lookups: the environment's SML zone and a DNS server.
+# sml_zone = "acc.edelivery.tech.ec.europa.eu"
+# dns = "192.0.2.53:53"
+# How long an SMP answer is reused.
+cache_seconds = 3600
+
+[retry]
+# Sending to a peer that does not answer: exponential back-off with jitter from first to max delay, until
+# expiry; then the message gets MESSAGE_EXCHANGE_ERROR and the sender sees why.
+first_delay_seconds = 30
+max_delay_seconds = 900
+expiry_minutes = 1440
+# Messages sent to one peer at a time.
+per_peer = 4
+
+[limits]
+# SDK messages from the API (SDK's limit is 30 MB).
+api_message_bytes = 31457280
+# AS4 messages (SDK access points must take 100 MB).
+as4_message_bytes = 167772160
+"#
+    )
+}
