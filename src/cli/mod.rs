@@ -4,6 +4,7 @@ mod addressbook;
 mod as4;
 mod audit;
 mod certs;
+mod clients;
 mod config;
 mod smp;
 mod trust;
@@ -58,6 +59,7 @@ enum Command {
     Audit(audit::Args),
     Init(config::InitArgs),
     Config(config::ConfigArgs),
+    Clients(clients::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -87,6 +89,7 @@ pub fn run() -> ExitCode {
         Command::Audit(args) => audit::run(args, &cli.data_dir),
         Command::Init(args) => config::init(args),
         Command::Config(args) => config::run(args),
+        Command::Clients(args) => clients::run(args, &cli.data_dir),
     };
     if code == ExitCode::SUCCESS
         && let Some(kind) = admin_kind(&arguments)
@@ -127,6 +130,7 @@ fn admin_kind(arguments: &[String]) -> Option<String> {
         ["addressbook", "org" | "function", "add" | "remove"] => 3,
         ["smp", "publish" | "unpublish", ..] => 2,
         ["audit", "prune", ..] => 2,
+        ["clients", "add" | "remove", ..] => 2,
         _ => return None,
     };
     Some(format!("admin.{}", words[..changes].join(".")))

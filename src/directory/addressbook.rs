@@ -102,6 +102,11 @@ impl AddressBook {
         Ok(book)
     }
 
+    /// The node database, for the other tables kept beside the address book (API clients).
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
     fn db_error(&self, e: impl std::fmt::Display) -> AddressBookError {
         AddressBookError::Database {
             path: self.path.clone(),

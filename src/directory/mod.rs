@@ -2,6 +2,7 @@
 //! SMP documents that publish an organisation's endpoint and CertPub certificates.
 
 pub mod addressbook;
+pub mod clients;
 pub mod dns;
 pub mod ids;
 pub mod sml;

@@ -1,0 +1,144 @@
+//! API clients: the organisation systems allowed to use the node's API, each for one organisation and some of
+//! its functional addresses. A client's bearer token is shown once when it is made and stored only as a
+//! SHA-256 hash, in the node database.
+
+use base64::Engine;
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::addressbook::{AddressBook, AddressBookError};
+use super::ids::ParticipantId;
+
+/// token hash (hex) → client
+const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_clients");
+
+/// One API client and what it may act for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// A short id to name the client in logs and `clients remove` (not the secret).
+    pub id: String,
+    pub name: String,
+    pub org: String,
+    /// Functional addresses it may use; empty means all of the organisation's.
+    pub functions: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+impl Client {
+    /// Whether this client may act for `org` and, when given, its functional address `function`.
+    pub fn may_act_for(&self, org: &str, function: Option<&str>) -> bool {
+        let Ok(org) = ParticipantId::parse(org) else {
+            return false;
+        };
+        org.as_str() == self.org
+            && function
+                .is_none_or(|f| self.functions.is_empty() || self.functions.iter().any(|g| g == f))
+    }
+}
+
+fn hash(token: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn db(e: impl std::fmt::Display) -> AddressBookError {
+    AddressBookError::Invalid(format!("the client table: {e}"))
+}
+
+impl AddressBook {
+    /// Makes a client for a hosted organisation; returns it and its token (shown once, never stored).
+    pub fn add_client(
+        &self,
+        name: &str,
+        org: &str,
+        functions: &[String],
+    ) -> Result<(Client, String), AddressBookError> {
+        let org = self.organisation(org)?;
+        let known: Vec<String> = self
+            .functions(Some(&org.id))?
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        if let Some(unknown) = functions.iter().find(|f| !known.contains(f)) {
+            return Err(AddressBookError::NotFound(format!(
+                "functional address {unknown} of {}",
+                org.id
+            )));
+        }
+        let mut secret = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| db("no randomness"))?;
+        let token = format!(
+            "sdkr_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
+        let token_hash = hash(&token);
+        let client = Client {
+            id: token_hash[..12].to_owned(),
+            name: name.to_owned(),
+            org: org.id,
+            functions: functions.to_vec(),
+            created: OffsetDateTime::now_utc(),
+        };
+        let txn = self.database().begin_write().map_err(db)?;
+        {
+            let mut table = txn.open_table(CLIENTS).map_err(db)?;
+            let row = serde_json::to_vec(&client).map_err(db)?;
+            table
+                .insert(token_hash.as_str(), row.as_slice())
+                .map_err(db)?;
+        }
+        txn.commit().map_err(db)?;
+        Ok((client, token))
+    }
+
+    /// The client a bearer token belongs to.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Client>, AddressBookError> {
+        let txn = self.database().begin_read().map_err(db)?;
+        let Ok(table) = txn.open_table(CLIENTS) else {
+            return Ok(None);
+        };
+        match table.get(hash(token).as_str()).map_err(db)? {
+            Some(row) => Ok(Some(serde_json::from_slice(row.value()).map_err(db)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn clients(&self) -> Result<Vec<Client>, AddressBookError> {
+        let txn = self.database().begin_read().map_err(db)?;
+        let Ok(table) = txn.open_table(CLIENTS) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(db)? {
+            let (_, v) = row.map_err(db)?;
+            out.push(serde_json::from_slice(v.value()).map_err(db)?);
+        }
+        Ok(out)
+    }
+
+    /// Removes a client by its id; its token stops working at once.
+    pub fn remove_client(&self, id: &str) -> Result<Client, AddressBookError> {
+        let txn = self.database().begin_write().map_err(db)?;
+        let removed = {
+            let mut table = txn.open_table(CLIENTS).map_err(db)?;
+            let mut found = None;
+            for row in table.iter().map_err(db)? {
+                let (k, v) = row.map_err(db)?;
+                let client: Client = serde_json::from_slice(v.value()).map_err(db)?;
+                if client.id == id {
+                    found = Some((k.value().to_owned(), client));
+                    break;
+                }
+            }
+            let Some((key, client)) = found else {
+                return Err(AddressBookError::NotFound(format!("API client {id}")));
+            };
+            table.remove(key.as_str()).map_err(db)?;
+            client
+        };
+        txn.commit().map_err(db)?;
+        Ok(removed)
+    }
+}
