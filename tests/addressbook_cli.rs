@@ -3,17 +3,13 @@
 
 mod common;
 
-use common::pki::{relay, stderr, stdout};
+use common::pki::{relay, relay_ok, stderr, stdout};
 
 #[test]
 fn organisations_and_functional_addresses_are_added_found_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ok = |args: &[&str]| {
-        let out = relay(d, args);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        stdout(&out)
-    };
+    let ok = |args: &[&str]| relay_ok(d, args);
     ok(&[
         "addressbook",
         "org",

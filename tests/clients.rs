@@ -3,18 +3,14 @@
 
 mod common;
 
-use common::pki::{relay, stderr, stdout};
+use common::pki::{relay, relay_ok};
 use sdk_relay::directory::addressbook::AddressBook;
 
 #[test]
 fn a_client_token_is_shown_once_stored_hashed_scoped_and_revocable() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ok = |args: &[&str]| {
-        let out = relay(d, args);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        stdout(&out)
-    };
+    let ok = |args: &[&str]| relay_ok(d, args);
     ok(&[
         "addressbook",
         "org",

@@ -111,3 +111,10 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs the binary and insists it succeeded; returns its standard output.
+pub fn relay_ok(data_dir: &Path, args: &[&str]) -> String {
+    let out = relay(data_dir, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
