@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::pki::{relay, relay_ok, stderr, stdout};
+use common::pki::{relay, relay_ok, stderr};
 
 #[test]
 fn organisations_and_functional_addresses_are_added_found_and_removed() {
