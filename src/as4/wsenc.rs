@@ -138,13 +138,8 @@ pub fn read(
         .child(XENC, "CipherData")
         .and_then(|c| c.child(XENC, "CipherValue"))
         .ok_or_else(|| policy("EncryptedKey without CipherValue"))?;
-    let compact: String = wrapped
-        .text()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let wrapped = base64::engine::general_purpose::STANDARD
-        .decode(compact)
+    let wrapped = wrapped
+        .base64()
         .map_err(|e| failed(format!("EncryptedKey CipherValue: {e}")))?;
     check_recipient(security, *encrypted_key, key)?;
     let key_id = encrypted_key.attr("Id").unwrap_or_default();
@@ -222,13 +217,8 @@ fn check_recipient(
             "the EncryptedKey names token #{id}, which is not in the header"
         )));
     };
-    let compact: String = token
-        .text()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(compact)
+    let der = token
+        .base64()
         .map_err(|e| policy(format!("token #{id}: {e}")))?;
     if der.as_slice() != key.certificate().as_ref() {
         let named = CertInfo::parse(&der).map_or_else(|e| e.to_string(), |i| i.subject);

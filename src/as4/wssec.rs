@@ -407,7 +407,9 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
         "SignatureValue",
         ErrorCode::PolicyNoncompliance,
     )?;
-    let value = b64_decode(&value_el.text()).map_err(|e| policy(format!("SignatureValue: {e}")))?;
+    let value = value_el
+        .base64()
+        .map_err(|e| policy(format!("SignatureValue: {e}")))?;
     verify_value(&signer, &exc_c14n(signed_info)?, &value)?;
     Ok(SignatureCheck {
         signer,
@@ -548,11 +550,8 @@ fn token(
             "the BinarySecurityToken is not an X509v3 certificate",
         ));
     }
-    let der = b64_decode(&bst.text()).map_err(|e| policy(format!("BinarySecurityToken: {e}")))?;
+    let der = bst
+        .base64()
+        .map_err(|e| policy(format!("BinarySecurityToken: {e}")))?;
     Ok(CertificateDer::from(der))
-}
-
-fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact)
 }

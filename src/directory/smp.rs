@@ -216,10 +216,9 @@ fn one<'d, 'a>(parent: El<'d, 'a>, local: &str) -> Result<El<'d, 'a>, SmpError> 
         .ok_or_else(|| content(format!("{} has no {local}", parent.path())))
 }
 
-fn certificate(text: &str, what: &str) -> Result<CertificateDer<'static>, SmpError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(compact)
+fn certificate(el: El<'_, '_>, what: &str) -> Result<CertificateDer<'static>, SmpError> {
+    let der = el
+        .base64()
         .map_err(|e| content(format!("{what} is not base64: {e}")))?;
     CertInfo::parse(&der).map_err(|e| content(format!("{what}: {e}")))?;
     Ok(CertificateDer::from(der))
@@ -242,10 +241,7 @@ fn read_metadata(doc: &Doc<'_>) -> Result<ServiceMetadata, SmpError> {
             ))
         })?;
     let endpoint_url = one(endpoint, "EndpointURI")?.text().trim().to_owned();
-    let ap_certificate = certificate(
-        &one(endpoint, "Certificate")?.text(),
-        "the endpoint certificate",
-    )?;
+    let ap_certificate = certificate(one(endpoint, "Certificate")?, "the endpoint certificate")?;
     let mut signing_certificate = None;
     let mut encryption_certificate = None;
     for extension in info.children_named(SMP_NS, "Extension") {
@@ -264,16 +260,12 @@ fn read_metadata(doc: &Doc<'_>) -> Result<ServiceMetadata, SmpError> {
             };
             match type_code.as_deref() {
                 Some(CERTPUB_SIGNING) => {
-                    signing_certificate = Some(certificate(
-                        &body.text(),
-                        "the CertPub signing certificate",
-                    )?)
+                    signing_certificate =
+                        Some(certificate(body, "the CertPub signing certificate")?)
                 }
                 Some(CERTPUB_ENCRYPTION) => {
-                    encryption_certificate = Some(certificate(
-                        &body.text(),
-                        "the CertPub encryption certificate",
-                    )?)
+                    encryption_certificate =
+                        Some(certificate(body, "the CertPub encryption certificate")?)
                 }
                 _ => {}
             }

@@ -270,3 +270,16 @@ impl El<'_, '_> {
         Some(start..end_tag)
     }
 }
+
+impl El<'_, '_> {
+    /// The element's text as `xs:base64Binary`: whitespace (line breaks in long values) is ignored.
+    pub fn base64(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine;
+        let compact: String = self
+            .text()
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD.decode(compact)
+    }
+}

@@ -2,8 +2,6 @@
 //! signed (the output of `encrypt` alone). A failed signature means the ciphertext is never touched: AES-CBC
 //! would otherwise hand an attacker a padding oracle (SDK §3.5).
 
-use base64::Engine;
-
 use super::algorithms as alg;
 use super::edit::Edits;
 use super::encrypt::{EncryptedType, single_payload};
@@ -137,13 +135,7 @@ fn cipher_value(parent: El<'_, '_>) -> Result<Vec<u8>, DecryptError> {
 }
 
 fn base64_of(el: El<'_, '_>) -> Result<Vec<u8>, DecryptError> {
-    let text: String = el
-        .text()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(text.as_bytes())
+    el.base64()
         .map_err(|e| DecryptError::Structure(format!("{} is not base64: {e}", el.path())))
 }
 

@@ -1,6 +1,5 @@
 //! Verifying the XHE's enveloped signature without signature wrapping.
 
-use base64::Engine;
 use bergshamra::{DsigContext, KeysManager, VerifyResult};
 use rustls_pki_types::CertificateDer;
 
@@ -255,13 +254,8 @@ fn check_shape(signature: El<'_, '_>) -> Result<Shape, SignatureError> {
             certificates.len()
         )));
     };
-    let text: String = certificate
-        .text()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(text.as_bytes())
+    let der = certificate
+        .base64()
         .map_err(|e| SignatureError::Certificate(format!("not base64: {e}")))?;
     crate::pki::CertInfo::parse(&der).map_err(|e| SignatureError::Certificate(e.to_string()))?;
     Ok(Shape {
