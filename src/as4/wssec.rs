@@ -6,7 +6,6 @@
 //! their position in the tree (`/Envelope/Header/eb:Messaging`, `/Envelope/Body`, the Timestamp in the
 //! Security header, the MIME attachments), and every reference must name exactly one of them, each once.
 
-use aws_lc_rs::signature::{self, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
 use bergshamra::c14n::{C14nMode, canonicalize_doc};
 use bergshamra::xml::NodeSet;
@@ -16,7 +15,6 @@ use time::format_description::well_known::Rfc3339;
 
 use super::ebms::{MESSAGING_ID, NrrReference};
 use super::error::{EbmsError, ErrorCode};
-use crate::pki::CertInfo;
 use crate::xml::names::{DS, EB, S12, WSSE, WSU};
 use crate::xml::{Doc, El};
 
@@ -32,25 +30,7 @@ pub const TIMESTAMP_ID: &str = "_timestamp";
 pub const BST_ID: &str = "_bst";
 
 /// The AP key that signs messages and receipts, with its certificate (sent as BinarySecurityToken).
-pub struct ApSigner {
-    key: RsaKeyPair,
-    certificate: CertificateDer<'static>,
-}
-
-impl ApSigner {
-    pub fn new(
-        key: &rcgen::KeyPair,
-        certificate: CertificateDer<'static>,
-    ) -> Result<Self, EbmsError> {
-        let key = RsaKeyPair::from_pkcs8(&key.serialize_der())
-            .map_err(|e| EbmsError::new(ErrorCode::Other, format!("AP key: {e}")))?;
-        Ok(ApSigner { key, certificate })
-    }
-
-    pub fn certificate(&self) -> &CertificateDer<'static> {
-        &self.certificate
-    }
-}
+pub type ApSigner = crate::pki::keys::RsaSha256Signer;
 
 /// The opening of the Security header up to where the signature goes: token, timestamp and `extra` (the
 /// encryption elements, when there are any). Close it with [`SECURITY_END`].
@@ -116,12 +96,9 @@ pub fn sign(
             .map_err(|e| internal(format!("SignedInfo: {e}")))?;
         exc_c14n(si.root())?
     };
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let mut value = vec![0u8; signer.key.public_modulus_len()];
-    signer
-        .key
-        .sign(&signature::RSA_PKCS1_SHA256, &rng, &canonical, &mut value)
-        .map_err(|_| internal("RSA signing failed".into()))?;
+    let value = signer
+        .sign(&canonical)
+        .map_err(|e| internal(e.to_string()))?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let signature = format!(
         "<ds:Signature xmlns:ds=\"{DS}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue>\
@@ -410,31 +387,16 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
     let value = value_el
         .base64()
         .map_err(|e| policy(format!("SignatureValue: {e}")))?;
-    verify_value(&signer, &exc_c14n(signed_info)?, &value)?;
+    crate::pki::keys::verify_rsa_sha256(&signer, &exc_c14n(signed_info)?, &value).map_err(|e| {
+        auth(format!(
+            "the signature value and the BinarySecurityToken's key: {e}"
+        ))
+    })?;
     Ok(SignatureCheck {
         signer,
         references,
         attachment_digests,
     })
-}
-
-/// RSA-SHA256 over the canonical SignedInfo, with the certificate's key.
-fn verify_value(
-    signer: &CertificateDer<'_>,
-    signed_info: &[u8],
-    value: &[u8],
-) -> Result<(), EbmsError> {
-    use x509_parser::prelude::FromDer;
-    use x509_parser::x509::SubjectPublicKeyInfo;
-    let info = CertInfo::parse(signer).map_err(|e| auth(format!("BinarySecurityToken: {e}")))?;
-    let (_, spki) = SubjectPublicKeyInfo::from_der(&info.spki_der)
-        .map_err(|e| auth(format!("BinarySecurityToken key: {e}")))?;
-    UnparsedPublicKey::new(
-        &signature::RSA_PKCS1_2048_8192_SHA256,
-        &spki.subject_public_key.data,
-    )
-    .verify(signed_info, value)
-    .map_err(|_| auth("the signature value does not verify with the BinarySecurityToken's key"))
 }
 
 /// Compares a decrypted attachment's digest (base64 SHA-256) with the one the sender signed.

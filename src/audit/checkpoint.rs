@@ -1,13 +1,12 @@
 //! Signed checkpoints: (sequence number, hash of that record) signed with the node's key, so a verifier can
 //! prove the chain up to there and see when records after it are missing.
 
-use aws_lc_rs::signature::{self, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
-use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 
 use super::AuditError;
 use crate::pki::CertInfo;
+use crate::pki::keys::{RsaSha256Signer, verify_rsa_sha256};
 
 /// One checkpoint line of `checkpoints.log`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,57 +31,37 @@ impl Checkpoint {
             .decode(&self.certificate)
             .map_err(|e| format!("certificate: {e}"))?;
         let info = CertInfo::parse(&der).map_err(|e| e.to_string())?;
-        let (_, spki) = <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(
-            &info.spki_der,
-        )
-        .map_err(|e| format!("certificate key: {e}"))?;
         let signature = b64
             .decode(&self.signature)
             .map_err(|e| format!("signature: {e}"))?;
-        UnparsedPublicKey::new(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            &spki.subject_public_key.data,
+        verify_rsa_sha256(
+            &der,
+            &signed_bytes(self.seq, &self.hash, &self.time),
+            &signature,
         )
-        .verify(&signed_bytes(self.seq, &self.hash, &self.time), &signature)
-        .map_err(|_| "the signature does not verify".to_owned())?;
+        .map_err(|e| e.to_string())?;
         Ok(info.subject)
     }
 }
 
 /// The key that signs checkpoints (the node's AP key, or any RSA key with its certificate).
-pub struct CheckpointSigner {
-    key: RsaKeyPair,
-    certificate: CertificateDer<'static>,
-}
+pub type CheckpointSigner = RsaSha256Signer;
 
-impl CheckpointSigner {
-    pub fn new(
-        key: &rcgen::KeyPair,
-        certificate: CertificateDer<'static>,
-    ) -> Result<Self, AuditError> {
-        let key = RsaKeyPair::from_pkcs8(&key.serialize_der())
-            .map_err(|e| AuditError::Signing(e.to_string()))?;
-        Ok(CheckpointSigner { key, certificate })
-    }
-
-    pub(crate) fn sign(&self, seq: u64, hash: &str, time: &str) -> Result<Checkpoint, AuditError> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let mut value = vec![0u8; self.key.public_modulus_len()];
-        self.key
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &rng,
-                &signed_bytes(seq, hash, time),
-                &mut value,
-            )
-            .map_err(|_| AuditError::Signing("RSA signing failed".into()))?;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        Ok(Checkpoint {
-            seq,
-            hash: hash.to_owned(),
-            time: time.to_owned(),
-            certificate: b64.encode(&self.certificate),
-            signature: b64.encode(&value),
-        })
-    }
+pub(crate) fn sign(
+    signer: &CheckpointSigner,
+    seq: u64,
+    hash: &str,
+    time: &str,
+) -> Result<Checkpoint, AuditError> {
+    let value = signer
+        .sign(&signed_bytes(seq, hash, time))
+        .map_err(|e| AuditError::Signing(e.to_string()))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(Checkpoint {
+        seq,
+        hash: hash.to_owned(),
+        time: time.to_owned(),
+        certificate: b64.encode(signer.certificate()),
+        signature: b64.encode(&value),
+    })
 }

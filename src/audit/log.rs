@@ -197,7 +197,7 @@ impl AuditLog {
         let now = OffsetDateTime::now_utc()
             .format(&Rfc3339)
             .unwrap_or_default();
-        let checkpoint = signer.sign(seq, hash, &now)?;
+        let checkpoint = super::checkpoint::sign(signer, seq, hash, &now)?;
         let path = self.dir.join(CHECKPOINTS);
         let mut line =
             serde_json::to_vec(&checkpoint).map_err(|e| AuditError::Corrupt(e.to_string()))?;

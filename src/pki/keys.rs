@@ -98,3 +98,58 @@ pub(crate) fn same_public_key(a: &[u8], b: &[u8]) -> bool {
         _ => false,
     }
 }
+
+/// A key that signs with RSA-SHA256 (PKCS#1 v1.5), with its certificate: the AP's AS4 signatures and the audit
+/// log's checkpoints.
+pub struct RsaSha256Signer {
+    key: aws_lc_rs::signature::RsaKeyPair,
+    certificate: rustls_pki_types::CertificateDer<'static>,
+}
+
+impl RsaSha256Signer {
+    pub fn new(
+        key: &KeyPair,
+        certificate: rustls_pki_types::CertificateDer<'static>,
+    ) -> Result<Self, PkiError> {
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&key.serialize_der())
+            .map_err(|e| PkiError::Crypto(format!("not an RSA key: {e}")))?;
+        Ok(RsaSha256Signer { key, certificate })
+    }
+
+    pub fn certificate(&self) -> &rustls_pki_types::CertificateDer<'static> {
+        &self.certificate
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let mut value = vec![0u8; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                message,
+                &mut value,
+            )
+            .map_err(|_| PkiError::Crypto("RSA signing failed".into()))?;
+        Ok(value)
+    }
+}
+
+/// Checks an RSA-SHA256 (PKCS#1 v1.5) signature with the key of `certificate`.
+pub fn verify_rsa_sha256(
+    certificate: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), PkiError> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+    let info = super::CertInfo::parse(certificate)?;
+    let (_, spki) = SubjectPublicKeyInfo::from_der(&info.spki_der)
+        .map_err(|e| PkiError::Crypto(format!("the certificate's key: {e}")))?;
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        &spki.subject_public_key.data,
+    )
+    .verify(message, signature)
+    .map_err(|_| PkiError::Crypto("the signature does not verify".into()))
+}
