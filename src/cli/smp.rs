@@ -212,6 +212,7 @@ fn serve_cmd(
             data_dir: data_dir.to_owned(),
             base_url,
             key,
+            opening: std::sync::Mutex::new(()),
         });
         tokio::select! {
             r = serve(listener, service) => r.context("serving")?,

@@ -24,12 +24,15 @@ use crate::pki::truststore::Trust;
 use crate::pki::{Checker, Env, RevocationPolicy};
 use crate::xmlsec::SigningKey;
 
-/// What the server needs: the node's database (read per request, so `smp publish` from the CLI shows at
-/// once), the public base URL for ServiceGroup hrefs, and the SMP signing key.
+/// What the server needs: the node's database, the public base URL for ServiceGroup hrefs, and the SMP
+/// signing key. The database is opened per request and closed again: redb locks the file while it is open,
+/// and `smp publish` from another process must get in between.
 pub struct SmpService {
     pub data_dir: PathBuf,
     pub base_url: String,
     pub key: SigningKey,
+    /// A process may hold the file open only once: concurrent requests take turns.
+    pub opening: std::sync::Mutex<()>,
 }
 
 impl SmpService {
@@ -49,13 +52,13 @@ impl SmpService {
                         .into(),
                 ),
             };
-        let book = match AddressBook::open(&self.data_dir) {
-            Ok(b) => b,
-            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-        };
-        let published = match book.publications(Some(&participant)) {
-            Ok(p) => p,
-            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+        let published = {
+            let _turn = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+            match AddressBook::open(&self.data_dir).and_then(|b| b.publications(Some(&participant)))
+            {
+                Ok(p) => p,
+                Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+            }
         };
         match decoded.as_slice() {
             [_] if !published.is_empty() => {
