@@ -80,6 +80,25 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, AuditError> {
 
 pub(crate) const CHECKPOINTS: &str = "checkpoints.log";
 
+/// Calls `each` with every record of the log in `<data_dir>/audit/`, oldest first. Lines that are not
+/// records (a torn last line) are skipped: `verify` is what judges the log.
+pub fn read_records<E: From<AuditError>>(
+    data_dir: &Path,
+    mut each: impl FnMut(Record) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::io::BufRead;
+    for (_, path) in segments(&data_dir.join("audit"))? {
+        let file = File::open(&path).map_err(io_error(&path))?;
+        for line in std::io::BufReader::new(file).split(b'\n') {
+            let line = line.map_err(io_error(&path))?;
+            if let Ok(record) = serde_json::from_slice::<Record>(&line) {
+                each(record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl AuditLog {
     /// Opens the log in `<data_dir>/audit/`, creating it when needed. With a signer, checkpoints are written
     /// every `options.checkpoint_every` records.

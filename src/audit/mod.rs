@@ -11,7 +11,7 @@ mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner};
 pub use index::AuditIndex;
-pub use log::{AuditLog, Options};
+pub use log::{AuditLog, Options, read_records};
 pub use verify::{Problem, Report, verify};
 
 use serde::{Deserialize, Serialize};

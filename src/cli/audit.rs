@@ -1,7 +1,7 @@
 //! `sdk-relay audit`: the delivery log for auditors — verify it, list and show events, export them, and record
 //! an operator's own event.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -298,28 +298,8 @@ fn verify_cmd(data_dir: &Path, json: bool) -> Result<u8> {
 }
 
 /// Every record, oldest first (the log is read, not the index: this is the auditor's view).
-fn records(data_dir: &Path, mut each: impl FnMut(Record) -> Result<()>) -> Result<()> {
-    let dir = data_dir.join("audit");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| dir.display().to_string())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("segment-"))
-        })
-        .collect();
-    files.sort();
-    for path in files {
-        let reader =
-            BufReader::new(std::fs::File::open(&path).with_context(|| path.display().to_string())?);
-        for line in reader.split(b'\n') {
-            let line = line?;
-            if let Ok(record) = serde_json::from_slice::<Record>(&line) {
-                each(record)?;
-            }
-        }
-    }
-    Ok(())
+fn records(data_dir: &Path, each: impl FnMut(Record) -> Result<()>) -> Result<()> {
+    crate::audit::read_records(data_dir, each)
 }
 
 /// Every record matching `filter`, oldest first: through the index when the filter names a message or
