@@ -107,7 +107,7 @@ impl AddressBook {
         &self.db
     }
 
-    fn db_error(&self, e: impl std::fmt::Display) -> AddressBookError {
+    pub(crate) fn db_error(&self, e: impl std::fmt::Display) -> AddressBookError {
         AddressBookError::Database {
             path: self.path.clone(),
             detail: e.to_string(),

@@ -43,10 +43,6 @@ fn hash(token: &str) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn db(e: impl std::fmt::Display) -> AddressBookError {
-    AddressBookError::Invalid(format!("the client table: {e}"))
-}
-
 impl AddressBook {
     /// Makes a client for a hosted organisation; returns it and its token (shown once, never stored).
     pub fn add_client(
@@ -68,7 +64,7 @@ impl AddressBook {
             )));
         }
         let mut secret = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut secret).map_err(|_| db("no randomness"))?;
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| self.db_error("no randomness"))?;
         let token = format!(
             "sdkr_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
@@ -81,52 +77,64 @@ impl AddressBook {
             functions: functions.to_vec(),
             created: OffsetDateTime::now_utc(),
         };
-        let txn = self.database().begin_write().map_err(db)?;
+        let txn = self
+            .database()
+            .begin_write()
+            .map_err(|e| self.db_error(e))?;
         {
-            let mut table = txn.open_table(CLIENTS).map_err(db)?;
-            let row = serde_json::to_vec(&client).map_err(db)?;
+            let mut table = txn.open_table(CLIENTS).map_err(|e| self.db_error(e))?;
+            let row = serde_json::to_vec(&client).map_err(|e| self.db_error(e))?;
             table
                 .insert(token_hash.as_str(), row.as_slice())
-                .map_err(db)?;
+                .map_err(|e| self.db_error(e))?;
         }
-        txn.commit().map_err(db)?;
+        txn.commit().map_err(|e| self.db_error(e))?;
         Ok((client, token))
     }
 
     /// The client a bearer token belongs to.
     pub fn authenticate(&self, token: &str) -> Result<Option<Client>, AddressBookError> {
-        let txn = self.database().begin_read().map_err(db)?;
+        let txn = self.database().begin_read().map_err(|e| self.db_error(e))?;
         let Ok(table) = txn.open_table(CLIENTS) else {
             return Ok(None);
         };
-        match table.get(hash(token).as_str()).map_err(db)? {
-            Some(row) => Ok(Some(serde_json::from_slice(row.value()).map_err(db)?)),
+        match table
+            .get(hash(token).as_str())
+            .map_err(|e| self.db_error(e))?
+        {
+            Some(row) => Ok(Some(
+                serde_json::from_slice(row.value()).map_err(|e| self.db_error(e))?,
+            )),
             None => Ok(None),
         }
     }
 
     pub fn clients(&self) -> Result<Vec<Client>, AddressBookError> {
-        let txn = self.database().begin_read().map_err(db)?;
+        let txn = self.database().begin_read().map_err(|e| self.db_error(e))?;
         let Ok(table) = txn.open_table(CLIENTS) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for row in table.iter().map_err(db)? {
-            let (_, v) = row.map_err(db)?;
-            out.push(serde_json::from_slice(v.value()).map_err(db)?);
+        for row in table.iter().map_err(|e| self.db_error(e))? {
+            let (_, v) = row.map_err(|e| self.db_error(e))?;
+            out.push(serde_json::from_slice(v.value()).map_err(|e| self.db_error(e))?);
         }
         Ok(out)
     }
 
     /// Removes a client by its id; its token stops working at once.
     pub fn remove_client(&self, id: &str) -> Result<Client, AddressBookError> {
-        let txn = self.database().begin_write().map_err(db)?;
+        let txn = self
+            .database()
+            .begin_write()
+            .map_err(|e| self.db_error(e))?;
         let removed = {
-            let mut table = txn.open_table(CLIENTS).map_err(db)?;
+            let mut table = txn.open_table(CLIENTS).map_err(|e| self.db_error(e))?;
             let mut found = None;
-            for row in table.iter().map_err(db)? {
-                let (k, v) = row.map_err(db)?;
-                let client: Client = serde_json::from_slice(v.value()).map_err(db)?;
+            for row in table.iter().map_err(|e| self.db_error(e))? {
+                let (k, v) = row.map_err(|e| self.db_error(e))?;
+                let client: Client =
+                    serde_json::from_slice(v.value()).map_err(|e| self.db_error(e))?;
                 if client.id == id {
                     found = Some((k.value().to_owned(), client));
                     break;
@@ -135,10 +143,10 @@ impl AddressBook {
             let Some((key, client)) = found else {
                 return Err(AddressBookError::NotFound(format!("API client {id}")));
             };
-            table.remove(key.as_str()).map_err(db)?;
+            table.remove(key.as_str()).map_err(|e| self.db_error(e))?;
             client
         };
-        txn.commit().map_err(db)?;
+        txn.commit().map_err(|e| self.db_error(e))?;
         Ok(removed)
     }
 }
