@@ -68,7 +68,7 @@ pub struct Retry {
     pub first_delay_seconds: u64,
     pub max_delay_seconds: u64,
     /// After this, a message that could not be delivered gets MESSAGE_EXCHANGE_ERROR.
-    pub expiry_minutes: u64,
+    pub expiry_seconds: u64,
     /// Messages sent to one peer at a time.
     pub per_peer: u32,
 }
@@ -78,7 +78,7 @@ impl Default for Retry {
         Retry {
             first_delay_seconds: 30,
             max_delay_seconds: 900,
-            expiry_minutes: 24 * 60,
+            expiry_seconds: 24 * 60 * 60,
             per_peer: 4,
         }
     }
@@ -274,7 +274,7 @@ cache_seconds = 3600
 # expiry; then the message gets MESSAGE_EXCHANGE_ERROR and the sender sees why.
 first_delay_seconds = 30
 max_delay_seconds = 900
-expiry_minutes = 1440
+expiry_seconds = 86400
 # Messages sent to one peer at a time.
 per_peer = 4
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sdk_relay::audit::{AuditLog, Options, verify};
 use sdk_relay::store::{
-    Direction, Filter, Inserted, NewMessage, RedbStore, Status, Store, StoreError,
+    Direction, Filter, Inserted, Kind, NewMessage, RedbStore, Status, Store, StoreError,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -18,6 +18,7 @@ fn message(id: &str, direction: Direction) -> NewMessage {
         function: Some("socialtjanst".into()),
         peer_org: "0203:region-b.example.se".into(),
         label: "Kallelse till möte".into(),
+        kind: Kind::Message,
     }
 }
 

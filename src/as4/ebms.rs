@@ -463,3 +463,23 @@ pub fn envelope(headers: &[&str], body_id: &str) -> String {
     ));
     out
 }
+
+/// The errors of an Error signal (`errorCode`, `ErrorDetail`), when `soap` is a SOAP envelope carrying one;
+/// `None` for anything else. Unsigned signals are read for diagnosis only: they never change what was agreed.
+pub fn read_errors(soap: &[u8]) -> Option<Vec<(String, String)>> {
+    let doc = crate::xml::parse_bytes(soap, &crate::xml::Limits::default()).ok()?;
+    let errors: Vec<(String, String)> = doc
+        .root()
+        .descendants_or_self()
+        .into_iter()
+        .filter(|e| e.is(EB, "Error"))
+        .map(|e| {
+            let detail = e
+                .child(EB, "ErrorDetail")
+                .map(|d| d.text().trim().to_owned())
+                .unwrap_or_default();
+            (e.attr("errorCode").unwrap_or_default().to_owned(), detail)
+        })
+        .collect();
+    (!errors.is_empty()).then_some(errors)
+}

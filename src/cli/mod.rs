@@ -6,6 +6,7 @@ mod audit;
 mod certs;
 mod clients;
 mod config;
+mod serve;
 mod smp;
 mod trust;
 mod validate;
@@ -60,6 +61,7 @@ enum Command {
     Init(config::InitArgs),
     Config(config::ConfigArgs),
     Clients(clients::Args),
+    Serve(serve::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -90,6 +92,7 @@ pub fn run() -> ExitCode {
         Command::Init(args) => config::init(args),
         Command::Config(args) => config::run(args),
         Command::Clients(args) => clients::run(args, &cli.data_dir),
+        Command::Serve(args) => serve::run(args),
     };
     if code == ExitCode::SUCCESS
         && let Some(kind) = admin_kind(&arguments)

@@ -3,6 +3,7 @@
 //! accepts. Kept in the node's database (redb, `<data_dir>/node.redb`), each change one transaction.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -77,7 +78,7 @@ pub struct Found {
 
 /// The address book in a node's data directory.
 pub struct AddressBook {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
 }
 
@@ -91,7 +92,15 @@ impl AddressBook {
         };
         std::fs::create_dir_all(data_dir).map_err(|e| failed(e.to_string()))?;
         let db = Database::create(&path).map_err(|e| failed(e.to_string()))?;
-        let book = AddressBook { db, path };
+        AddressBook::with_database(Arc::new(db), &path)
+    }
+
+    /// The address book in an already open node database (the running node holds one for everything).
+    pub fn with_database(db: Arc<Database>, path: &Path) -> Result<AddressBook, AddressBookError> {
+        let book = AddressBook {
+            db,
+            path: path.to_owned(),
+        };
         // Create the tables once, so readers never meet a missing table.
         book.write(|txn| {
             txn.open_table(ORGS)?;

@@ -138,7 +138,8 @@ impl Message {
     }
 
     /// Read from a `messagePayload` element that has passed validation.
-    pub(crate) fn read(root: El<'_, '_>) -> Self {
+    /// Reads a root that [`super::check`] found without violations (anything else reads as defaults).
+    pub fn read(root: El<'_, '_>) -> Self {
         let msg = root.child(NS, "message");
         let header = msg.and_then(|m| m.child(NS, "messageHeader"));
         let body = msg.and_then(|m| m.child(NS, "messageBody"));

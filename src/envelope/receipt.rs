@@ -118,7 +118,8 @@ impl Receipt {
         Ok(Self::read(doc.root()))
     }
 
-    pub(crate) fn read(root: El<'_, '_>) -> Self {
+    /// Reads a root that [`super::check`] found without violations (anything else reads as defaults).
+    pub fn read(root: El<'_, '_>) -> Self {
         let text = |e: Option<El<'_, '_>>| {
             e.map(|e| e.string_value().trim().to_owned())
                 .unwrap_or_default()

@@ -133,7 +133,8 @@ impl Xhe {
         Ok(Self::read(doc.root()))
     }
 
-    pub(crate) fn read(root: El<'_, '_>) -> Self {
+    /// Reads a root that [`super::check`] found without violations (anything else reads as defaults).
+    pub fn read(root: El<'_, '_>) -> Self {
         let text = |e: Option<El<'_, '_>>| {
             e.map(|e| e.string_value().trim().to_owned())
                 .unwrap_or_default()

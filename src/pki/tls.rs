@@ -327,3 +327,44 @@ fn build(data_dir: &Path, env: &Env, policy: RevocationPolicy) -> Result<Built, 
         certificate_sha256,
     })
 }
+
+/// The server configuration of the organisation API: the node's TLS certificate, no client certificate
+/// required (API clients authenticate with bearer tokens).
+pub fn api_server_config(data_dir: &Path) -> Result<Arc<ServerConfig>, PkiError> {
+    let entry = KeyStore::open(data_dir).signing(Purpose::Tls)?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der()?));
+    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let config = ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&versions)
+        .and_then(|b| {
+            b.with_no_client_auth()
+                .with_single_cert(entry.chain.clone(), key)
+        })
+        .map_err(|e| {
+            PkiError::State(format!(
+                "API TLS configuration with key {}: {e}",
+                entry.id()
+            ))
+        })?;
+    Ok(Arc::new(config))
+}
+
+/// A client configuration that trusts exactly the CA certificates given (for the CLI talking to a node's
+/// API), checking the server's name as usual.
+pub fn client_config_with_roots(
+    roots: &[CertificateDer<'static>],
+) -> Result<Arc<ClientConfig>, PkiError> {
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store
+            .add(root.clone())
+            .map_err(|e| PkiError::State(format!("CA certificate: {e}")))?;
+    }
+    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&versions)
+        .map_err(|e| PkiError::State(e.to_string()))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}

@@ -7,6 +7,7 @@ pub mod redb_store;
 mod status;
 
 pub use redb_store::RedbStore;
+pub use redb_store::database_path;
 pub use status::{Direction, Status};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,39 @@ pub struct NewMessage {
     /// The other organisation.
     pub peer_org: String,
     pub label: String,
+    /// An SDK message, or a Meddelandekvittens this node sends back.
+    #[serde(default)]
+    pub kind: Kind,
+}
+
+/// What a stored message carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    #[default]
+    Message,
+    /// A Meddelandekvittens for a received message, queued to go back to its sender.
+    Receipt,
+}
+
+/// An inbound message and what was decided about it, stored in one transaction.
+pub struct Inbound<'a> {
+    pub message: NewMessage,
+    pub payload: &'a [u8],
+    pub as4_message_id: &'a str,
+    /// `None`: delivered to its mailbox (NEW). `Some(reason)`: refused by a REJECTED Meddelandekvittens; kept
+    /// (so a resend is recognised) but out of every mailbox.
+    pub rejected: Option<String>,
+    /// The Meddelandekvittens to send back, queued in the same transaction so it cannot be lost.
+    pub reply: Option<Reply<'a>>,
+}
+
+/// An outbound message queued together with an inbound one.
+pub struct Reply<'a> {
+    pub message: NewMessage,
+    pub payload: &'a [u8],
+    pub next_attempt: OffsetDateTime,
+    pub expires: OffsetDateTime,
 }
 
 /// One status change, as the message's history shows it.
@@ -118,7 +152,19 @@ pub trait Store: Send + Sync {
         message: NewMessage,
         payload: &[u8],
         as4_message_id: &str,
-    ) -> Result<Inserted, StoreError>;
+    ) -> Result<Inserted, StoreError> {
+        self.receive(Inbound {
+            message,
+            payload,
+            as4_message_id,
+            rejected: None,
+            reply: None,
+        })
+    }
+
+    /// Stores an inbound message — in its mailbox, or refused — with the receipt that answers it, unless its
+    /// AS4 MessageId or SDK messageId was seen before (then nothing is stored).
+    fn receive(&self, inbound: Inbound<'_>) -> Result<Inserted, StoreError>;
 
     /// Queue entries due at `now`, oldest first.
     fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError>;

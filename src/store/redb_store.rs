@@ -11,8 +11,8 @@ use redb::{
 use time::OffsetDateTime;
 
 use super::{
-    Direction, Filter, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store, StoreError,
-    StoredMessage,
+    Direction, Filter, Inbound, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store,
+    StoreError, StoredMessage,
 };
 use crate::audit::{ActorKind, AuditLog, Event};
 
@@ -26,11 +26,16 @@ const MAILBOXES: MultimapTableDefinition<(&str, &str), &str> =
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("store_audit_outbox");
 
 pub struct RedbStore {
-    db: Database,
+    db: Arc<Database>,
     payloads: PathBuf,
     audit: Arc<AuditLog>,
     /// One flusher at a time, so an outbox entry is appended once.
     flushing: Mutex<()>,
+}
+
+/// The node database in `data_dir`: the store's tables beside the address book's and the API clients'.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("node.redb")
 }
 
 fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -85,9 +90,19 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 impl RedbStore {
     /// Opens the store in `data_dir`, and flushes audit records a crash left in the outbox.
     pub fn open(data_dir: &Path, audit: Arc<AuditLog>) -> Result<RedbStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(storage)?;
+        let db = Database::create(database_path(data_dir)).map_err(storage)?;
+        RedbStore::with_database(Arc::new(db), data_dir, audit)
+    }
+
+    /// Opens the store in an already open node database (shared with the address book).
+    pub fn with_database(
+        db: Arc<Database>,
+        data_dir: &Path,
+        audit: Arc<AuditLog>,
+    ) -> Result<RedbStore, StoreError> {
         let payloads = data_dir.join("payloads");
         std::fs::create_dir_all(&payloads).map_err(storage)?;
-        let db = Database::create(data_dir.join("node.redb")).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         {
             txn.open_table(MESSAGES).map_err(storage)?;
@@ -294,6 +309,51 @@ impl RedbStore {
     }
 }
 
+impl RedbStore {
+    /// Writes a new outbound message (SCHEDULED), its payload and its queue entry into `txn`.
+    fn put_outbound(
+        &self,
+        txn: &WriteTransaction,
+        message: NewMessage,
+        payload: &[u8],
+        next_attempt: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        check_id(&message.id)?;
+        let id = message.id.clone();
+        if Self::exists(txn, &id)? {
+            return Err(StoreError::Exists(id));
+        }
+        self.write_payload(&id, payload)?;
+        let stored = stored(message, Status::Scheduled, None, payload.len());
+        Self::write_message(txn, &stored)?;
+        Self::enqueue(
+            txn,
+            &QueueItem {
+                id,
+                next_attempt,
+                attempts: 0,
+                expires,
+            },
+        )?;
+        Self::outbox(txn, Self::status_event(&stored, Status::Scheduled, None))
+    }
+
+    /// The id already stored for this AS4 MessageId or SDK messageId, if any.
+    fn seen(txn: &WriteTransaction, as4_id: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let seen = txn
+            .open_table(SEEN_AS4)
+            .map_err(storage)?
+            .get(as4_id)
+            .map_err(storage)?
+            .map(|v| v.value().to_owned());
+        if seen.is_some() {
+            return Ok(seen);
+        }
+        Ok(Self::exists(txn, id)?.then(|| id.to_owned()))
+    }
+}
+
 impl Store for RedbStore {
     fn insert_outbound(
         &self,
@@ -302,70 +362,57 @@ impl Store for RedbStore {
         next_attempt: OffsetDateTime,
         expires: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        check_id(&message.id)?;
-        let id = message.id.clone();
         // The payload is written inside the write transaction: no other writer can store the same id meanwhile,
         // and the file is durable before the row that names it commits.
         let txn = self.db.begin_write().map_err(storage)?;
-        if Self::exists(&txn, &id)? {
-            return Err(StoreError::Exists(id));
-        }
-        self.write_payload(&id, payload)?;
-        let stored = stored(message, Status::Scheduled, None, payload.len());
-        Self::write_message(&txn, &stored)?;
-        Self::enqueue(
-            &txn,
-            &QueueItem {
-                id,
-                next_attempt,
-                attempts: 0,
-                expires,
-            },
-        )?;
-        Self::outbox(&txn, Self::status_event(&stored, Status::Scheduled, None))?;
+        self.put_outbound(&txn, message, payload, next_attempt, expires)?;
         self.commit(txn)
     }
 
-    fn insert_inbound(
-        &self,
-        message: NewMessage,
-        payload: &[u8],
-        as4_message_id: &str,
-    ) -> Result<Inserted, StoreError> {
+    fn receive(&self, inbound: Inbound<'_>) -> Result<Inserted, StoreError> {
+        let Inbound {
+            message,
+            payload,
+            as4_message_id,
+            rejected,
+            reply,
+        } = inbound;
         check_id(&message.id)?;
         let id = message.id.clone();
         let txn = self.db.begin_write().map_err(storage)?;
-        let seen = txn
-            .open_table(SEEN_AS4)
-            .map_err(storage)?
-            .get(as4_message_id)
-            .map_err(storage)?
-            .map(|v| v.value().to_owned());
-        if let Some(existing) = seen {
+        if let Some(existing) = Self::seen(&txn, as4_message_id, &id)? {
             return Ok(Inserted::Duplicate { existing });
         }
-        if Self::exists(&txn, &id)? {
-            return Ok(Inserted::Duplicate { existing: id });
-        }
         self.write_payload(&id, payload)?;
-        let stored = stored(message, Status::New, Some(as4_message_id), payload.len());
+        let status = if rejected.is_some() {
+            Status::Rejected
+        } else {
+            Status::New
+        };
+        let stored = stored(message, status, Some(as4_message_id), payload.len());
         Self::write_message(&txn, &stored)?;
         txn.open_table(SEEN_AS4)
             .map_err(storage)?
             .insert(as4_message_id, id.as_str())
             .map_err(storage)?;
         let m = &stored.message;
-        txn.open_multimap_table(MAILBOXES)
-            .map_err(storage)?
-            .insert(
-                (m.org.as_str(), m.function.as_deref().unwrap_or("")),
-                id.as_str(),
-            )
-            .map_err(storage)?;
-        Self::outbox(
-            &txn,
-            Self::status_event(&stored, Status::New, Some("delivered to the mailbox")),
-        )?;
+        let reason = match &rejected {
+            None => {
+                txn.open_multimap_table(MAILBOXES)
+                    .map_err(storage)?
+                    .insert(
+                        (m.org.as_str(), m.function.as_deref().unwrap_or("")),
+                        id.as_str(),
+                    )
+                    .map_err(storage)?;
+                "delivered to the mailbox"
+            }
+            Some(reason) => reason.as_str(),
+        };
+        Self::outbox(&txn, Self::status_event(&stored, status, Some(reason)))?;
+        if let Some(r) = reply {
+            self.put_outbound(&txn, r.message, r.payload, r.next_attempt, r.expires)?;
+        }
         self.commit(txn)?;
         Ok(Inserted::New)
     }

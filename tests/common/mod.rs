@@ -4,6 +4,7 @@
 
 pub mod as4;
 pub mod dns;
+pub mod node;
 pub mod o2o;
 pub mod pki;
 pub mod tree;

@@ -1,0 +1,371 @@
+//! The organisation API (the MK side): authenticated by bearer token, each client limited to its own
+//! organisation and functional addresses. Handlers take a parsed request and return a [`Reply`]; the
+//! `server` module owns the sockets, TLS and size limits.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::Node;
+use super::json::{message_def, read_create};
+use super::problem::{CONTENT_TYPE as PROBLEM, Problem};
+use crate::audit::ActorKind;
+use crate::directory::clients::Client;
+use crate::envelope::Message;
+use crate::store::{Direction, Filter, Status, StoreError, StoredMessage};
+use crate::xml::Limits;
+
+/// An HTTP answer from a handler.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub location: Option<String>,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            location: None,
+            body: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        }
+    }
+
+    pub fn problem(p: &Problem) -> Reply {
+        Reply {
+            status: p.status,
+            content_type: PROBLEM,
+            location: None,
+            body: Bytes::from(p.to_json()),
+        }
+    }
+
+    pub fn text(status: u16, content_type: &'static str, body: String) -> Reply {
+        Reply {
+            status,
+            content_type,
+            location: None,
+            body: Bytes::from(body),
+        }
+    }
+}
+
+/// One API request, as the server read it.
+pub struct ApiRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub bearer: Option<&'a str>,
+    pub body: Bytes,
+}
+
+const VERSION: &str = "sdk api 1.0.0";
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::NotFound(id) => Problem::not_found(format!("no message {id}")),
+        StoreError::NotFinal { id, status } => Problem::new(
+            409,
+            "not-final",
+            "Conflict",
+            format!("message {id} is {status}: only messages in a final status can be deleted"),
+        ),
+        StoreError::Transition { id, from, to } => Problem::new(
+            409,
+            "conflict",
+            "Conflict",
+            format!("message {id} is {from} and cannot become {to}"),
+        ),
+        other => Problem::internal(other.to_string()),
+    }
+}
+
+impl Node {
+    /// Routes an organisation API request. `/healthz` and `/metrics` need no token.
+    pub async fn api(self: &Arc<Self>, request: ApiRequest<'_>) -> Reply {
+        match (request.method, request.path) {
+            ("GET", "/healthz") => {
+                return Reply::json(200, &json!({"status": "ok", "node": self.config.node.name}));
+            }
+            ("GET", "/metrics") => {
+                return Reply::text(200, "text/plain; version=0.0.4", self.render_metrics());
+            }
+            _ => {}
+        }
+        let client = match self.client(request.bearer) {
+            Ok(c) => c,
+            Err(p) => return self.problem_reply(&p),
+        };
+        let result = self.route(&client, &request).await;
+        match result {
+            Ok(reply) => reply,
+            Err(p) => {
+                self.record(crate::audit::Event {
+                    error: Some(format!("http-{}", p.status)),
+                    ..Node::event(
+                        "api.refused",
+                        "refused",
+                        (ActorKind::ApiClient, &client.id),
+                        format!("{} {}: {}", request.method, request.path, p.detail),
+                    )
+                });
+                self.problem_reply(&p)
+            }
+        }
+    }
+
+    fn problem_reply(&self, p: &Problem) -> Reply {
+        self.metrics.error(&format!("http-{}", p.status));
+        Reply::problem(p)
+    }
+
+    fn client(&self, bearer: Option<&str>) -> Result<Client, Problem> {
+        let token = bearer.ok_or_else(Problem::unauthorized)?;
+        match self.book.authenticate(token) {
+            Ok(Some(client)) => Ok(client),
+            Ok(None) => Err(Problem::unauthorized()),
+            Err(e) => Err(Problem::internal(e.to_string())),
+        }
+    }
+
+    async fn route(
+        self: &Arc<Self>,
+        client: &Client,
+        r: &ApiRequest<'_>,
+    ) -> Result<Reply, Problem> {
+        let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
+        match (r.method, segments.as_slice()) {
+            ("POST", ["v1", "sdk", "messages"]) => {
+                let message = read_create(&r.body).map_err(|e| Problem::invalid_fields(&e))?;
+                let stored = self.submit(client, message).await?;
+                self.wake.notify_one();
+                Ok(self.created(&stored))
+            }
+            ("POST", ["v1", "xhe"]) => {
+                let stored = self.submit_xhe(client, r.body.to_vec()).await?;
+                self.wake.notify_one();
+                Ok(self.created(&stored))
+            }
+            ("GET", ["v1", "sdk", "messages"]) => self.list(client, r.query),
+            ("GET", ["v1", "sdk", "messages", id]) => self.show(client, id),
+            ("DELETE", ["v1", "sdk", "messages", id]) => {
+                self.visible(client, id)?;
+                self.store.delete(id).map_err(store_problem)?;
+                Ok(Reply::text(204, "text/plain", String::new()))
+            }
+            ("GET", ["v1", "queue"]) => self.queue_list(client),
+            ("POST", ["v1", "queue", id, action @ ("retry" | "drop")]) => {
+                self.queue_action(client, id, action)
+            }
+            (_, ["v1", ..]) => Err(Problem::not_found(format!(
+                "no such operation: {} {}",
+                r.method, r.path
+            ))),
+            _ => Err(Problem::not_found(format!("no such path: {}", r.path))),
+        }
+    }
+
+    fn created(&self, stored: &StoredMessage) -> Reply {
+        let location = format!("/v1/sdk/messages/{}", stored.message.id);
+        let mut reply = Reply::json(
+            201,
+            &json!({"meta": {"version": VERSION}, "links": {"self": location}, "data": message_def(stored, None)}),
+        );
+        reply.location = Some(location);
+        reply
+    }
+
+    /// The message, when this client may see it (its organisation, and its functional addresses).
+    fn visible(&self, client: &Client, id: &str) -> Result<StoredMessage, Problem> {
+        let stored = self.store.get(id).map_err(store_problem)?;
+        let m = &stored.message;
+        // Someone else's message is "not found": its existence is not the client's business.
+        if !client.may_act_for(&m.org, m.function.as_deref()) {
+            return Err(Problem::not_found(format!("no message {id}")));
+        }
+        Ok(stored)
+    }
+
+    fn show(&self, client: &Client, id: &str) -> Result<Reply, Problem> {
+        let stored = self.visible(client, id)?;
+        let content = (stored.message.direction == Direction::Inbound)
+            .then(|| self.store.payload(id).ok())
+            .flatten()
+            .and_then(|bytes| Message::parse(&bytes, &Limits::default()).ok());
+        let location = format!("/v1/sdk/messages/{id}");
+        Ok(Reply::json(
+            200,
+            &json!({"meta": {"version": VERSION}, "links": {"self": location}, "data": message_def(&stored, content.as_ref())}),
+        ))
+    }
+
+    fn list(&self, client: &Client, query: &str) -> Result<Reply, Problem> {
+        let mut filter = Filter {
+            org: Some(client.org.clone()),
+            ..Filter::default()
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent_decode(key);
+            let value = percent_decode(value);
+            match key.as_str() {
+                "filter[messageStatus]" => {
+                    filter.status = Some(Status::parse(&value).ok_or_else(|| {
+                        Problem::field(&key, format!("{value:?} is not a message status"))
+                    })?);
+                }
+                "filter[recipientAttention.subOrganization.extension]"
+                | "filter[senderAttention.subOrganization.extension]" => {
+                    filter.function = Some(value);
+                }
+                "filter[direction]" => {
+                    filter.direction = Some(match value.as_str() {
+                        "inbound" => Direction::Inbound,
+                        "outbound" => Direction::Outbound,
+                        _ => return Err(Problem::field(&key, "must be inbound or outbound")),
+                    });
+                }
+                _ => {
+                    return Err(Problem::field(
+                        &key,
+                        "unknown filter; use filter[messageStatus], filter[direction], \
+                         filter[recipientAttention.subOrganization.extension] or \
+                         filter[senderAttention.subOrganization.extension]",
+                    ));
+                }
+            }
+        }
+        let messages = self.store.list(&filter).map_err(store_problem)?;
+        let data: Vec<_> = messages
+            .iter()
+            .filter(|m| client.may_act_for(&m.message.org, m.message.function.as_deref()))
+            .map(|m| message_def(m, None))
+            .collect();
+        Ok(Reply::json(
+            200,
+            &json!({"meta": {"version": VERSION}, "links": {"self": "/v1/sdk/messages"}, "data": data}),
+        ))
+    }
+
+    fn queue_list(&self, client: &Client) -> Result<Reply, Problem> {
+        let far = OffsetDateTime::now_utc() + time::Duration::days(36_500);
+        let items = self.store.due(far, usize::MAX).map_err(store_problem)?;
+        let mut out = Vec::new();
+        for item in items {
+            if let Ok(stored) = self.visible(client, &item.id) {
+                out.push(json!({
+                    "id": item.id,
+                    "status": stored.status,
+                    "recipient": stored.message.peer_org,
+                    "attempts": item.attempts,
+                    "nextAttempt": item.next_attempt.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    "expires": item.expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    "lastReason": stored.events.last().and_then(|e| e.reason.clone()),
+                }));
+            }
+        }
+        Ok(Reply::json(200, &json!({"data": out})))
+    }
+
+    fn queue_action(&self, client: &Client, id: &str, action: &str) -> Result<Reply, Problem> {
+        self.visible(client, id)?;
+        let stored = if action == "retry" {
+            self.store
+                .reschedule(
+                    id,
+                    OffsetDateTime::now_utc(),
+                    format!("retry asked by API client {}", client.id),
+                )
+                .map_err(store_problem)?
+        } else {
+            self.store
+                .transition(
+                    id,
+                    Status::MessageExchangeError,
+                    Some(format!(
+                        "dropped from the queue by API client {}",
+                        client.id
+                    )),
+                )
+                .map_err(store_problem)?
+        };
+        self.wake.notify_one();
+        Ok(Reply::json(
+            200,
+            &json!({"data": message_def(&stored, None)}),
+        ))
+    }
+
+    /// The metrics exposition with the store's gauges and the certificates' days left.
+    pub fn render_metrics(&self) -> String {
+        let mut gauges = Vec::new();
+        if let Ok(all) = self.store.list(&Filter::default()) {
+            for status in Status::ALL {
+                let n = all.iter().filter(|m| m.status == status).count();
+                gauges.push((
+                    format!("sdk_relay_messages{{status=\"{status}\"}}"),
+                    n as f64,
+                ));
+            }
+        }
+        let far = OffsetDateTime::now_utc() + time::Duration::days(36_500);
+        if let Ok(queue) = self.store.due(far, usize::MAX) {
+            gauges.push(("sdk_relay_queue_depth".to_owned(), queue.len() as f64));
+        }
+        let now = OffsetDateTime::now_utc();
+        let certs = [
+            ("ap", self.keys.ap_signer.certificate()),
+            ("o2o-sign", self.keys.o2o_sign.certificate()),
+        ];
+        for (purpose, cert) in certs {
+            if let Ok(info) = crate::pki::CertInfo::parse(cert) {
+                let days = (info.not_after - now).whole_seconds() as f64 / 86_400.0;
+                gauges.push((
+                    format!("sdk_relay_certificate_days_left{{purpose=\"{purpose}\"}}"),
+                    days,
+                ));
+            }
+        }
+        self.metrics.render(&gauges)
+    }
+}
+
+/// `%XX` and `+` decoding for query strings.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 2;
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_decoded_and_broken_escapes_kept() {
+        assert_eq!(
+            super::percent_decode("filter%5BmessageStatus%5D"),
+            "filter[messageStatus]"
+        );
+        assert_eq!(super::percent_decode("a+b%2"), "a b%2");
+        assert_eq!(super::percent_decode("%zz%e5"), "%zz\u{fffd}");
+    }
+}

@@ -1,0 +1,105 @@
+//! Counters for `GET /metrics` (Prometheus text format). Gauges that the store knows (messages by status,
+//! queue depth) are read from it when scraped; the rest are counted here as things happen.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub struct Metrics {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub duplicates: AtomicU64,
+    /// Send latency (queue to verified transport receipt), milliseconds: sum and count, and buckets.
+    latency: Mutex<Histogram>,
+    /// Errors by code: ebMS codes from peers and our refusals, `http-<status>` for API problems.
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    sum_ms: f64,
+    count: u64,
+}
+
+const BUCKETS: [f64; 10] = [
+    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0, 30000.0,
+];
+
+impl Metrics {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn error(&self, code: &str) {
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        *errors.entry(code.to_owned()).or_default() += 1;
+    }
+
+    pub fn send_latency(&self, ms: f64) {
+        let mut h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if ms <= *bound {
+                h.buckets[i] += 1;
+            }
+        }
+        h.sum_ms += ms;
+        h.count += 1;
+    }
+
+    /// The exposition: these counters plus the gauges given (`name{labels}` → value).
+    pub fn render(&self, gauges: &[(String, f64)]) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            ));
+        };
+        counter(
+            &mut out,
+            "sdk_relay_as4_sent_total",
+            "AS4 messages sent with a verified receipt",
+            self.sent.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "sdk_relay_as4_received_total",
+            "AS4 messages received and acknowledged",
+            self.received.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "sdk_relay_as4_duplicates_total",
+            "AS4 messages received again and acknowledged without a second delivery",
+            self.duplicates.load(Ordering::Relaxed),
+        );
+        out.push_str(
+            "# HELP sdk_relay_errors_total Errors by code\n# TYPE sdk_relay_errors_total counter\n",
+        );
+        for (code, n) in self.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            out.push_str(&format!("sdk_relay_errors_total{{code=\"{code}\"}} {n}\n"));
+        }
+        let h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        out.push_str("# HELP sdk_relay_send_latency_ms From queue to verified AS4 receipt\n# TYPE sdk_relay_send_latency_ms histogram\n");
+        for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
+            out.push_str(&format!(
+                "sdk_relay_send_latency_ms_bucket{{le=\"{bound}\"}} {n}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "sdk_relay_send_latency_ms_bucket{{le=\"+Inf\"}} {}\nsdk_relay_send_latency_ms_sum {}\nsdk_relay_send_latency_ms_count {}\n",
+            h.count, h.sum_ms, h.count
+        ));
+        let mut last = String::new();
+        for (name, value) in gauges {
+            let family = name.split('{').next().unwrap_or(name);
+            if family != last {
+                out.push_str(&format!("# TYPE {family} gauge\n"));
+                last = family.to_owned();
+            }
+            out.push_str(&format!("{name} {value}\n"));
+        }
+        out
+    }
+}

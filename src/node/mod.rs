@@ -1,0 +1,260 @@
+//! The running relay (layer 4): the message service for the organisations this node hosts and the access
+//! point that moves their envelopes. [`Node`] holds what every part shares — the configuration, the one open
+//! node database (store, address book, API clients), keys, trust, the SMP client and the metrics — and the
+//! parts are its methods: [`submit`] (API → sealed, queued), [`deliver`] (queue → AS4 → peer), [`receive`]
+//! (peer → AS4 checks → mailbox + Meddelandekvittens).
+
+pub mod api;
+pub mod deliver;
+pub mod json;
+mod keys;
+pub mod metrics;
+pub mod problem;
+pub mod receive;
+pub mod submit;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redb::Database;
+use time::OffsetDateTime;
+
+use crate::audit::{ActorKind, AuditLog, CheckpointSigner, Event, Options};
+use crate::config::NodeConfig;
+use crate::directory::addressbook::AddressBook;
+use crate::directory::smp_http::{LookupError, SmpClient};
+use crate::directory::{ParticipantId, ServiceMetadata};
+use crate::pki::tls::TlsConfigs;
+use crate::pki::{Checker, Env, RevocationPolicy, TrustStore, truststore::Trust};
+use crate::store::{RedbStore, Store, database_path};
+pub use keys::NodeKeys;
+pub use metrics::Metrics;
+
+/// Why the node could not start, each saying what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}")]
+    Config(String),
+    #[error("the node database {path}: {detail}")]
+    Database { path: PathBuf, detail: String },
+    #[error("keys: {0}")]
+    Keys(String),
+    #[error("trust: {0}")]
+    Trust(String),
+    #[error("audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Everything the running node's parts share.
+pub struct Node {
+    pub config: NodeConfig,
+    pub env: Env,
+    pub data_dir: PathBuf,
+    pub store: Arc<dyn Store>,
+    pub book: AddressBook,
+    pub audit: Arc<AuditLog>,
+    pub trust: Arc<Trust>,
+    pub keys: NodeKeys,
+    pub tls: Arc<TlsConfigs>,
+    pub metrics: Metrics,
+    smp: SmpClient,
+    /// The federation id written in XHE envelopes (the SDK one, or the test federation's).
+    pub federation: String,
+    /// Wakes the outbound worker when something was queued.
+    pub wake: tokio::sync::Notify,
+}
+
+impl Node {
+    /// Opens everything the configuration names; every failure says what to fix.
+    pub fn open(config: NodeConfig) -> Result<Node, NodeError> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(NodeError::Config(problems.join("\n")));
+        }
+        let env: Env = config
+            .node
+            .environment
+            .parse()
+            .map_err(|e| NodeError::Config(format!("[node] environment: {e}")))?;
+        let data_dir = config.node.data_dir.clone();
+        let keys = NodeKeys::load(&data_dir, &config.as4.ap_id)?;
+        let trust = TrustStore::open(&data_dir)
+            .load()
+            .map_err(|e| NodeError::Trust(e.to_string()))?;
+        if !trust.envs().contains(&env) {
+            return Err(NodeError::Trust(format!(
+                "no CA is trusted for environment {env} in {}; import DIGG's CA files with \
+                 `sdk-relay trust import --env {env} ...`",
+                data_dir.display()
+            )));
+        }
+        let trust = Arc::new(trust);
+        let tls =
+            TlsConfigs::load(&data_dir, env.clone(), RevocationPolicy::default()).map_err(|e| {
+                NodeError::Keys(format!(
+                    "TLS: {e} (issue or import one with `sdk-relay certs ... --purpose tls`)"
+                ))
+            })?;
+        let signer = CheckpointSigner::new(&keys.ap_pair, keys.ap_signer.certificate().clone())
+            .map_err(|e| NodeError::Keys(e.to_string()))?;
+        let audit = Arc::new(AuditLog::open(&data_dir, Options::default(), Some(signer))?);
+        let path = database_path(&data_dir);
+        let db = Database::create(&path).map_err(|e| NodeError::Database {
+            path: path.clone(),
+            detail: format!(
+                "{e} (is another sdk-relay process using this data directory? Stop it first)"
+            ),
+        })?;
+        let db = Arc::new(db);
+        let store = Arc::new(RedbStore::with_database(
+            db.clone(),
+            &data_dir,
+            audit.clone(),
+        )?);
+        let book = AddressBook::with_database(db, &path).map_err(|e| NodeError::Database {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let smp = SmpClient::new(
+            trust.clone(),
+            env.clone(),
+            Duration::from_secs(config.smp.cache_seconds),
+        );
+        let federation = if matches!(env.as_str(), "qa" | "prod") {
+            crate::envelope::ids::FEDERATION_SDK
+        } else {
+            crate::envelope::ids::FEDERATION_TEST
+        }
+        .to_owned();
+        Ok(Node {
+            env,
+            data_dir,
+            store,
+            book,
+            audit,
+            trust,
+            keys,
+            tls,
+            metrics: Metrics::default(),
+            smp,
+            federation,
+            wake: tokio::sync::Notify::new(),
+            config,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A chain checker over the node's trust.
+    pub fn checker(&self) -> Checker<'_> {
+        Checker::new(&self.trust, RevocationPolicy::default())
+    }
+
+    /// The SMP that serves `participant`: the configured one, or the SML's answer.
+    fn smp_url(&self, participant: &ParticipantId) -> Result<String, LookupError> {
+        if let Some(url) = &self.config.smp.url {
+            return Ok(url.clone());
+        }
+        let (Some(zone), Some(dns)) = (&self.config.smp.sml_zone, &self.config.smp.dns) else {
+            return Err(LookupError::Unreachable {
+                url: "(no SMP configured)".into(),
+                detail: "[smp] has neither url nor sml_zone".into(),
+            });
+        };
+        let server = dns.parse().map_err(|_| LookupError::Unreachable {
+            url: dns.clone(),
+            detail: "not host:port".into(),
+        })?;
+        let sml = crate::directory::sml::SmlConfig {
+            zone: zone.clone(),
+            server,
+            timeout: Duration::from_secs(5),
+        };
+        crate::directory::sml::lookup(participant, &sml).map_err(|e| match e {
+            crate::directory::sml::SmlError::NotRegistered { participant, .. } => {
+                LookupError::NotRegistered {
+                    participant,
+                    document_id: "(any)".into(),
+                }
+            }
+            other => LookupError::Unreachable {
+                url: format!("SML {zone}"),
+                detail: other.to_string(),
+            },
+        })
+    }
+
+    /// Looks up where and how (participant, document type) receives.
+    pub async fn lookup(
+        &self,
+        participant: &str,
+        document_id: &str,
+    ) -> Result<ServiceMetadata, LookupError> {
+        let id = ParticipantId::parse(participant).map_err(|e| LookupError::NotRegistered {
+            participant: format!("{participant} ({e})"),
+            document_id: document_id.to_owned(),
+        })?;
+        let url = self.smp_url(&id)?;
+        self.smp.lookup(&url, &id, document_id).await
+    }
+
+    /// Writes an event that is not a status change (refusals, API client actions) to the audit log. A failed
+    /// write is reported, never silently dropped.
+    pub fn record(&self, event: Event) {
+        if let Err(e) = self.audit.append(event) {
+            crate::node::log(
+                &self.config.node.log_format,
+                "error",
+                &format!("audit log write failed: {e}"),
+            );
+        }
+    }
+
+    /// An audit event by this node, about a peer or an API client.
+    pub fn event(kind: &str, outcome: &str, actor: (ActorKind, &str), detail: String) -> Event {
+        Event {
+            kind: kind.to_owned(),
+            outcome: outcome.to_owned(),
+            actor_kind: Some(actor.0),
+            actor: Some(actor.1.to_owned()),
+            detail,
+            ..Event::default()
+        }
+    }
+
+    pub fn log_error(&self, message: &str) {
+        log(&self.config.node.log_format, "error", message);
+    }
+
+    pub fn log_info(&self, message: &str) {
+        log(&self.config.node.log_format, "info", message);
+    }
+
+    /// When a message queued now expires.
+    pub fn expiry(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+            + time::Duration::seconds(
+                i64::try_from(self.config.retry.expiry_seconds).unwrap_or(i64::MAX / 2),
+            )
+    }
+}
+
+/// One log line on standard error, as text or JSON (`[node] log_format`).
+pub fn log(format: &str, level: &str, message: &str) {
+    let now = OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    if format == "json" {
+        eprintln!(
+            "{}",
+            serde_json::json!({"time": now, "level": level, "message": message})
+        );
+    } else {
+        eprintln!("{now} {level:5} {message}");
+    }
+}

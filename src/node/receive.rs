@@ -1,0 +1,625 @@
+//! The access point and message service, inbound (flow steps 5, 7, 8). An AS4 message passes the `as4`
+//! checks (signature, sender, decryption, digests, limits); its XHE is validated and cross-checked with the
+//! AS4 headers and this node's registrations (TF-09, TF-10: refused with an ebMS error, logged, nothing
+//! delivered). Then the message service opens it — the signature against the sender's CertPub certificate
+//! before any decryption — validates the SDK message, and stores it in its mailbox (or refused) together with
+//! the signed Meddelandekvittens that answers it, in one transaction. Only after that commit does the peer get
+//! its AS4 receipt. An incoming Meddelandekvittens moves the message it acknowledges to ACCEPTED or REJECTED.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use tokio::runtime::Handle;
+
+use super::{Metrics, Node};
+use crate::as4::ebms::{UserMessage, write_error};
+use crate::as4::pack::{ReceivePolicy, Received, receipt, unpack};
+use crate::as4::{EbmsError, ErrorCode};
+use crate::audit::{ActorKind, Event};
+use crate::directory::ParticipantId;
+use crate::directory::smp_http::LookupError;
+use crate::envelope::ids::{PayloadKind, TransportModel};
+use crate::envelope::receipt::{LineResponse, ReasonCode, ResponseCode};
+use crate::envelope::{DocType, DocumentError, Message, Receipt, Violation, Xhe};
+use crate::pki::CertInfo;
+use crate::store::{Direction, Inbound, Inserted, Kind, NewMessage, Reply, Status, StoreError};
+use crate::xml::{Doc, Limits};
+use crate::xmlsec::{SignerPolicy, TrustCheck, decrypt_verified, verify_signer};
+
+/// What the AS4 endpoint answers.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Why a message is not taken in.
+enum NotTaken {
+    /// An ebMS error: the peer must not send this again.
+    Refused(EbmsError),
+    /// We cannot decide now (the SMP does not answer): 503, the peer retries.
+    Busy(EbmsError),
+}
+
+impl From<EbmsError> for NotTaken {
+    fn from(e: EbmsError) -> Self {
+        NotTaken::Refused(e)
+    }
+}
+
+/// The business verdict on a received SDK message.
+enum Verdict {
+    Accepted,
+    Rejected(Vec<LineResponse>),
+}
+
+/// The SDK limit on one message (B1.3.3: larger is BV/too-long).
+const SDK_MESSAGE_BYTES: usize = 30 * 1024 * 1024;
+
+fn line(code: ReasonCode, detail: &str, line_id: &str, reason: String) -> LineResponse {
+    LineResponse {
+        line_id: if line_id.is_empty() {
+            "NA".into()
+        } else {
+            line_id.to_owned()
+        },
+        code,
+        status_reason_code: Some(detail.to_owned()),
+        status_reason: reason,
+    }
+}
+
+impl Node {
+    /// Handles one `POST /as4` body. Blocking: run it off the async threads (`rt` serves the SMP lookups).
+    pub fn receive_as4(self: &Arc<Self>, rt: &Handle, content_type: &str, body: &[u8]) -> Answer {
+        let checker = self.checker();
+        let policy = ReceivePolicy::new(&checker, &self.env);
+        let received = match unpack(content_type, body, &policy, &self.keys.ap_decrypt) {
+            Ok(r) => r,
+            Err(refused) => {
+                return self.refuse(
+                    refused.message_id.as_deref(),
+                    None,
+                    NotTaken::Refused(refused.error),
+                );
+            }
+        };
+        let peer = received.message.from.id.clone();
+        match self.take_in(rt, &received) {
+            Ok(()) => match receipt(&received, &self.keys.ap_signer) {
+                Ok(signed) => {
+                    Metrics::count(&self.metrics.received);
+                    Answer {
+                        status: 200,
+                        body: signed,
+                    }
+                }
+                Err(e) => self.refuse(
+                    Some(&received.message.message_id),
+                    Some(&peer),
+                    NotTaken::Busy(e),
+                ),
+            },
+            Err(not) => self.refuse(Some(&received.message.message_id), Some(&peer), not),
+        }
+    }
+
+    /// An Error signal for the peer, counted and written to the audit log.
+    fn refuse(&self, message_id: Option<&str>, peer: Option<&str>, not: NotTaken) -> Answer {
+        let (status, error) = match not {
+            NotTaken::Refused(e) => (200, e),
+            NotTaken::Busy(e) => (503, e),
+        };
+        self.metrics.error(error.code.as_str());
+        self.record(Event {
+            message_id: message_id.map(str::to_owned),
+            peer_ap: peer.map(str::to_owned),
+            error: Some(error.code.as_str().to_owned()),
+            ..Node::event(
+                "as4.refused",
+                if status == 503 { "deferred" } else { "refused" },
+                (ActorKind::PeerAp, peer.unwrap_or("unknown")),
+                error.to_string(),
+            )
+        });
+        let messaging = write_error(message_id, &[error]);
+        Answer {
+            status,
+            body: crate::as4::ebms::envelope(&[&messaging], crate::as4::wssec::BODY_ID),
+        }
+    }
+
+    fn take_in(&self, rt: &Handle, received: &Received) -> Result<(), NotTaken> {
+        let um = &received.message;
+        let inconsistent = |detail: String| EbmsError::new(ErrorCode::ValueInconsistent, detail);
+        if !um.to.id.eq_ignore_ascii_case(&self.config.as4.ap_id) {
+            return Err(inconsistent(format!(
+                "eb:To is {}, this access point is {}",
+                um.to.id, self.config.as4.ap_id
+            ))
+            .into());
+        }
+        let [(_, xhe_bytes)] = received.payloads.as_slice() else {
+            return Err(inconsistent(format!(
+                "an SDK message carries one XHE, this one has {} payloads",
+                received.payloads.len()
+            ))
+            .into());
+        };
+        // TF-09: the envelope must be well-formed and valid before anything else is read from it.
+        let doc = crate::xml::parse_bytes(xhe_bytes, &Limits::default()).map_err(|e| {
+            EbmsError::new(ErrorCode::Other, format!("the XHE is not well-formed: {e}"))
+        })?;
+        let (doctype, violations) = crate::envelope::check(doc.root())
+            .map_err(|e| EbmsError::new(ErrorCode::Other, format!("the XHE: {e}")))?;
+        if doctype != DocType::Xhe {
+            return Err(EbmsError::new(
+                ErrorCode::Other,
+                format!("the payload is a {}, not an XHE", doctype.name()),
+            )
+            .into());
+        }
+        if !violations.is_empty() {
+            return Err(EbmsError::new(
+                ErrorCode::Other,
+                format!("the XHE is not valid: {}", list(&violations)),
+            )
+            .into());
+        }
+        let xhe = Xhe::read(doc.root());
+        let kind = self.cross_check(um, &xhe)?;
+        match kind {
+            PayloadKind::Message => self.take_message(rt, received, &doc, &xhe),
+            PayloadKind::Receipt => self.take_receipt(rt, &doc, &xhe),
+        }
+    }
+
+    /// TF-10: the XHE must say what the AS4 headers say, and be for an organisation and document type this
+    /// node receives.
+    fn cross_check(&self, um: &UserMessage, xhe: &Xhe) -> Result<PayloadKind, EbmsError> {
+        let inconsistent = |what: &str, xhe_value: &str, as4_value: &str| {
+            EbmsError::new(
+                ErrorCode::ValueInconsistent,
+                format!("the XHE {what} {xhe_value:?} is not the AS4 header's {as4_value:?}"),
+            )
+        };
+        if xhe.from != um.original_sender {
+            return Err(inconsistent("sender", &xhe.from, &um.original_sender));
+        }
+        if xhe.to != um.final_recipient {
+            return Err(inconsistent("receiver", &xhe.to, &um.final_recipient));
+        }
+        let action = format!(
+            "{}::{}",
+            xhe.scope.document_id_scheme, xhe.scope.document_id
+        );
+        if action != um.action {
+            return Err(inconsistent("document type", &action, &um.action));
+        }
+        if xhe.scope.process_id != um.service {
+            return Err(inconsistent("process", &xhe.scope.process_id, &um.service));
+        }
+        let kind = PayloadKind::from_document_type(&xhe.payload.document_type_code)
+            .filter(|k| k.transport_model(&xhe.scope.document_id).is_some())
+            .ok_or_else(|| EbmsError::not_serviced(&xhe.to))?;
+        if self.book.organisation(&xhe.to).is_err() {
+            return Err(EbmsError::not_serviced(&xhe.to));
+        }
+        // When this node publishes its organisations itself, only what it published is received.
+        let to = ParticipantId::parse(&xhe.to).map_err(|_| EbmsError::not_serviced(&xhe.to))?;
+        let published = self.book.publications(Some(&to)).unwrap_or_default();
+        if !published.is_empty()
+            && !published
+                .iter()
+                .any(|p| p.document_id == xhe.scope.document_id)
+        {
+            return Err(EbmsError::not_serviced(&xhe.to));
+        }
+        Ok(kind)
+    }
+
+    /// The sender's CertPub signing certificate for this document type.
+    fn sender_certificate(
+        &self,
+        rt: &Handle,
+        xhe: &Xhe,
+    ) -> Result<Option<rustls_pki_types::CertificateDer<'static>>, NotTaken> {
+        match rt.block_on(self.lookup(&xhe.from, &xhe.scope.document_id)) {
+            Ok(meta) => Ok(meta.signing_certificate),
+            // Spec §4.2 row 13: a sender unknown to the SMP gets no receipt.
+            Err(e @ LookupError::NotRegistered { .. }) => Err(NotTaken::Refused(EbmsError::new(
+                ErrorCode::FailedAuthentication,
+                format!("the sender: {e}"),
+            ))),
+            Err(e) => Err(NotTaken::Busy(EbmsError::new(
+                ErrorCode::Other,
+                format!("cannot check the sender now: {e}"),
+            ))),
+        }
+    }
+
+    fn take_message(
+        &self,
+        rt: &Handle,
+        received: &Received,
+        doc: &Doc<'_>,
+        xhe: &Xhe,
+    ) -> Result<(), NotTaken> {
+        let pinned = self.sender_certificate(rt, xhe)?;
+        let checker = self.checker();
+        let (verdict, payload) = self.judge(doc, xhe, pinned.as_ref(), &checker)?;
+        let message = Message::parse(&payload, &Limits::default()).ok();
+        let function = xhe.payload.handling_service_id.clone();
+        let record = NewMessage {
+            id: xhe.id.clone(),
+            direction: Direction::Inbound,
+            conversation_id: message
+                .as_ref()
+                .map_or_else(|| xhe.id.clone(), |m| m.header.conversation_id.clone()),
+            org: xhe.to.clone(),
+            function: function.clone(),
+            peer_org: xhe.from.clone(),
+            label: message
+                .as_ref()
+                .and_then(|m| m.header.label.clone())
+                .unwrap_or_default(),
+            kind: Kind::Message,
+        };
+        let (receipt, rejected) = match verdict {
+            Verdict::Accepted => (Receipt::accepted(&xhe.to, &xhe.from, &xhe.id), None),
+            Verdict::Rejected(lines) => {
+                let reason = lines
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{} {}: {}",
+                            l.code.as_str(),
+                            l.status_reason_code.as_deref().unwrap_or(""),
+                            l.status_reason
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (
+                    Receipt::rejected(&xhe.to, &xhe.from, &xhe.id, lines),
+                    Some(format!(
+                        "refused with a REJECTED Meddelandekvittens: {reason}"
+                    )),
+                )
+            }
+        };
+        let signed = self.signed_receipt(receipt, function.as_deref().unwrap_or("NA"))?;
+        let reply = NewMessage {
+            id: signed.0.clone(),
+            direction: Direction::Outbound,
+            conversation_id: record.conversation_id.clone(),
+            org: xhe.to.clone(),
+            function,
+            peer_org: xhe.from.clone(),
+            label: format!("Meddelandekvittens for {}", xhe.id),
+            kind: Kind::Receipt,
+        };
+        let inserted = self
+            .store
+            .receive(Inbound {
+                message: record,
+                payload: &payload,
+                as4_message_id: &received.message.message_id,
+                rejected,
+                reply: Some(Reply {
+                    message: reply,
+                    payload: signed.1.as_bytes(),
+                    next_attempt: OffsetDateTime::now_utc(),
+                    expires: self.expiry(),
+                }),
+            })
+            .map_err(|e| {
+                NotTaken::Busy(EbmsError::new(ErrorCode::Other, format!("storing: {e}")))
+            })?;
+        match inserted {
+            Inserted::New => self.wake.notify_one(),
+            Inserted::Duplicate { existing } => {
+                Metrics::count(&self.metrics.duplicates);
+                self.record(Event {
+                    message_id: Some(existing),
+                    peer_ap: Some(received.message.from.id.clone()),
+                    ..Node::event(
+                        "as4.duplicate",
+                        "ok",
+                        (ActorKind::PeerAp, &received.message.from.id),
+                        format!(
+                            "AS4 message {} received again: acknowledged, not delivered twice",
+                            received.message.message_id
+                        ),
+                    )
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the envelope and judges the message inside (spec §4.2). Returns the verdict and what to keep:
+    /// the decrypted SDK message (or the envelope itself when it could not be opened).
+    fn judge(
+        &self,
+        doc: &Doc<'_>,
+        xhe: &Xhe,
+        pinned: Option<&rustls_pki_types::CertificateDer<'static>>,
+        checker: &crate::pki::Checker<'_>,
+    ) -> Result<(Verdict, Vec<u8>), NotTaken> {
+        let original = doc.source().as_bytes().to_vec();
+        let sig = |reason: String| {
+            Ok((
+                Verdict::Rejected(vec![line(ReasonCode::Sig, "security", "NA", reason)]),
+                original.clone(),
+            ))
+        };
+        let Some(pinned) = pinned else {
+            return sig(
+                "Sender signature not validated: the sender publishes no signing certificate"
+                    .into(),
+            );
+        };
+        let policy = SignerPolicy {
+            trust: Some(TrustCheck {
+                checker,
+                env: &self.env,
+                at: OffsetDateTime::now_utc(),
+            }),
+            pinned: Some(pinned),
+        };
+        let trusted = match verify_signer(doc, &policy) {
+            Ok(t) => t,
+            Err(e) => return sig(format!("Sender signature not validated: {e}")),
+        };
+        if !xhe.payload.encrypted() {
+            return sig("the message is not encrypted as its transport model requires".into());
+        }
+        let decrypted = self
+            .keys
+            .o2o_decrypt
+            .iter()
+            .find_map(|key| decrypt_verified(&trusted.verified, key).ok())
+            .ok_or_else(|| {
+                // Spec §5: a payload that cannot be decrypted is not answered with a Meddelandekvittens.
+                NotTaken::Refused(EbmsError::new(
+                    ErrorCode::FailedDecryption,
+                    "the XHE payload does not decrypt with any of this node's keys",
+                ))
+            })?;
+        let payload = decrypted.payload;
+        if payload.len() > SDK_MESSAGE_BYTES {
+            let reason = format!(
+                "the message is {} bytes, more than SDK's 30 MB",
+                payload.len()
+            );
+            return Ok((
+                Verdict::Rejected(vec![line(ReasonCode::Bv, "too-long", "NA", reason)]),
+                payload,
+            ));
+        }
+        let verdict = match Message::parse(&payload, &Limits::default()) {
+            Ok(message) => self.business_rules(&message, xhe),
+            Err(DocumentError::Invalid { violations, .. }) => Verdict::Rejected(
+                violations
+                    .iter()
+                    .map(|v| {
+                        let (code, detail) = if v.rule.starts_with("XSD") {
+                            (ReasonCode::Sv, "structure")
+                        } else {
+                            (ReasonCode::Bv, "invariant")
+                        };
+                        line(
+                            code,
+                            detail,
+                            &v.location,
+                            format!("{}: {}", v.rule, v.message),
+                        )
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                Verdict::Rejected(vec![line(ReasonCode::Sv, "structure", "NA", e.to_string())])
+            }
+        };
+        Ok((verdict, payload))
+    }
+
+    /// The rules between the message and its envelope, and this node's functional addresses.
+    fn business_rules(&self, message: &Message, xhe: &Xhe) -> Verdict {
+        let h = &message.header;
+        let mut lines = Vec::new();
+        let mut check = |ok: bool, detail: &str, at: &str, reason: String| {
+            if !ok {
+                lines.push(line(ReasonCode::Bv, detail, at, reason));
+            }
+        };
+        check(
+            h.message_id == xhe.id,
+            "security",
+            "/messagePayload/message/messageHeader/messageId",
+            "messageId is not identical to the XHE ID".into(),
+        );
+        check(
+            h.recipient.id.extension == xhe.to,
+            "security",
+            "/messagePayload/message/messageHeader/recipient/recipientID",
+            "recipientId is not identical to value in XHE envelope".into(),
+        );
+        check(
+            h.sender.id.extension == xhe.from,
+            "invariant",
+            "/messagePayload/message/messageHeader/sender/senderID",
+            "Wrong or unknown sender-id".into(),
+        );
+        let function = h
+            .recipient
+            .attention
+            .as_ref()
+            .map(|a| a.sub_organization.id.extension.clone())
+            .unwrap_or_default();
+        let at = "/messagePayload/message/messageHeader/recipient/attention/subOrganization";
+        check(
+            Some(&function) == xhe.payload.handling_service_id.as_ref(),
+            "security",
+            at,
+            "the functional address is not the XHE HandlingServiceID".into(),
+        );
+        let known = self
+            .book
+            .functions(Some(&xhe.to))
+            .map(|fs| fs.iter().any(|f| f.id == function))
+            .unwrap_or(false);
+        check(
+            known,
+            "not-found",
+            at,
+            format!(
+                "the functional address {function:?} does not exist at {}",
+                xhe.to
+            ),
+        );
+        if let Some(reference) = &h.ref_to_message_id
+            && let Ok(earlier) = self.store.get(reference)
+        {
+            check(
+                earlier.status != Status::Rejected,
+                "not-supported",
+                "/messagePayload/message/messageHeader/refToMessageId",
+                "refToMessageId refers to a rejected message".into(),
+            );
+        }
+        if lines.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected(lines)
+        }
+    }
+
+    /// The Meddelandekvittens as a signed (not encrypted) XHE: (its id, the envelope).
+    fn signed_receipt(
+        &self,
+        receipt: Receipt,
+        function: &str,
+    ) -> Result<(String, String), NotTaken> {
+        let busy = |what: &str, e: String| {
+            NotTaken::Busy(EbmsError::new(ErrorCode::Other, format!("{what}: {e}")))
+        };
+        let xhe = Xhe::for_receipt(
+            receipt,
+            function,
+            &self.federation,
+            TransportModel::BaseExtSigEnc,
+        );
+        let id = xhe.id.clone();
+        let xml = xhe
+            .to_xml()
+            .map_err(|e| busy("building the receipt", e.to_string()))?;
+        let doc = crate::xml::parse(&xml, &Limits::default())
+            .map_err(|e| busy("the receipt", e.to_string()))?;
+        let signed = crate::xmlsec::sign_enveloped(&doc, &self.keys.o2o_sign)
+            .map_err(|e| busy("signing the receipt", e.to_string()))?;
+        Ok((id, signed))
+    }
+
+    /// A Meddelandekvittens for one of our messages: its signature must be the acknowledging organisation's.
+    fn take_receipt(&self, rt: &Handle, doc: &Doc<'_>, xhe: &Xhe) -> Result<(), NotTaken> {
+        let pinned = self.sender_certificate(rt, xhe)?;
+        let checker = self.checker();
+        let policy = SignerPolicy {
+            trust: Some(TrustCheck {
+                checker: &checker,
+                env: &self.env,
+                at: OffsetDateTime::now_utc(),
+            }),
+            pinned: pinned.as_ref(),
+        };
+        if pinned.is_none() {
+            return Err(EbmsError::new(
+                ErrorCode::FailedAuthentication,
+                format!(
+                    "{} publishes no signing certificate to check its receipt with",
+                    xhe.from
+                ),
+            )
+            .into());
+        }
+        verify_signer(doc, &policy).map_err(|e| {
+            EbmsError::new(
+                ErrorCode::FailedAuthentication,
+                format!("the Meddelandekvittens signature: {e}"),
+            )
+        })?;
+        let crate::envelope::xhe::PayloadContent::Receipt(receipt) = &xhe.payload.content else {
+            return Err(EbmsError::new(
+                ErrorCode::Other,
+                "a Meddelandekvittens must be carried in clear (signed, not encrypted)",
+            )
+            .into());
+        };
+        let (status, reason) = match receipt.response {
+            ResponseCode::Accepted => (
+                Status::Accepted,
+                format!("Meddelandekvittens {} ACCEPTED", receipt.id),
+            ),
+            ResponseCode::Rejected => (
+                Status::Rejected,
+                format!(
+                    "Meddelandekvittens {} REJECTED: {}",
+                    receipt.id,
+                    receipt
+                        .lines
+                        .iter()
+                        .map(|l| format!(
+                            "{} {}: {}",
+                            l.code.as_str(),
+                            l.status_reason_code.as_deref().unwrap_or(""),
+                            l.status_reason
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+        };
+        match self.store.get(&receipt.document_reference) {
+            Ok(m)
+                if m.message.direction == Direction::Outbound
+                    && m.message.org == xhe.to
+                    && m.message.peer_org == xhe.from => {}
+            _ => {
+                return Err(EbmsError::new(
+                    ErrorCode::ValueInconsistent,
+                    format!(
+                        "the Meddelandekvittens is for {}, which {} never sent to {}",
+                        receipt.document_reference, xhe.to, xhe.from
+                    ),
+                )
+                .into());
+            }
+        }
+        match self
+            .store
+            .transition(&receipt.document_reference, status, Some(reason))
+        {
+            // A second copy of the same receipt: the message already has its outcome.
+            Ok(_) | Err(StoreError::Transition { .. }) => Ok(()),
+            Err(e) => Err(NotTaken::Busy(EbmsError::new(
+                ErrorCode::Other,
+                format!("storing: {e}"),
+            ))),
+        }
+    }
+}
+
+fn list(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .take(10)
+        .map(|v| format!("{} at {} ({})", v.rule, v.location, v.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The subject of an AP certificate, for logs.
+pub fn ap_subject(cert: &rustls_pki_types::CertificateDer<'_>) -> String {
+    CertInfo::parse(cert).map_or_else(|e| e.to_string(), |i| i.subject)
+}

@@ -1,0 +1,258 @@
+//! The node's listeners (layer 4): the organisation API on TLS and the AS4 endpoint on mutual TLS, HTTP/1.1
+//! through hyper, request size limits, and a graceful stop — on SIGTERM no new connection is taken, requests
+//! in progress finish and the outbound worker completes its attempts in flight.
+
+pub mod client;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::node::Node;
+use crate::node::api::{ApiRequest, Reply};
+use crate::node::deliver::Worker;
+use crate::node::problem::Problem;
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long in-flight work may take to finish after a stop was asked for.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address} ({what}): {detail}")]
+    Listen {
+        address: String,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// The bound listeners, before they serve.
+pub struct Bound {
+    api: TcpListener,
+    as4: TcpListener,
+    pub api_address: SocketAddr,
+    pub as4_address: SocketAddr,
+}
+
+/// Binds both listeners (so the caller can report the addresses before serving).
+pub async fn bind(node: &Node) -> Result<Bound, ServerError> {
+    let listen = |address: String, what: &'static str| async move {
+        TcpListener::bind(&address)
+            .await
+            .map_err(|e| ServerError::Listen {
+                address,
+                what,
+                detail: e.to_string(),
+            })
+    };
+    let api = listen(node.config.api.listen.clone(), "[api] listen").await?;
+    let as4 = listen(node.config.as4.listen.clone(), "[as4] listen").await?;
+    let address = |l: &TcpListener, what| {
+        l.local_addr().map_err(|e| ServerError::Listen {
+            address: String::new(),
+            what,
+            detail: e.to_string(),
+        })
+    };
+    Ok(Bound {
+        api_address: address(&api, "[api] listen")?,
+        as4_address: address(&as4, "[as4] listen")?,
+        api,
+        as4,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Api,
+    As4,
+}
+
+/// Serves until `stop` turns true, then drains.
+pub async fn serve(
+    node: Arc<Node>,
+    bound: Bound,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    let api_tls = crate::pki::tls::api_server_config(node.data_dir())
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let worker = tokio::spawn(Worker::new(node.clone()).run(stop.clone()));
+    let api = tokio::spawn(accept(
+        node.clone(),
+        bound.api,
+        Endpoint::Api,
+        Some(api_tls),
+        stop.clone(),
+    ));
+    let as4 = tokio::spawn(accept(node.clone(), bound.as4, Endpoint::As4, None, stop));
+    let _ = tokio::join!(api, as4);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
+    Ok(())
+}
+
+async fn accept(
+    node: Arc<Node>,
+    listener: TcpListener,
+    endpoint: Endpoint,
+    fixed_tls: Option<Arc<ServerConfig>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let Ok((tcp, _)) = accepted else { continue };
+        let _ = tcp.set_nodelay(true);
+        // The AS4 configuration follows the key and trust stores (rotation without restart).
+        let config = fixed_tls
+            .clone()
+            .unwrap_or_else(|| node.tls.server_config());
+        let node = node.clone();
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await else {
+                return;
+            };
+            serve_connection(node, tls, endpoint, stop).await;
+        });
+    }
+    let drain = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+}
+
+async fn serve_connection(
+    node: Arc<Node>,
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    endpoint: Endpoint,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let node = node.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(node, endpoint, request).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+fn response(reply: Reply) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
+        .status(reply.status)
+        .header(hyper::header::CONTENT_TYPE, reply.content_type);
+    if let Some(location) = reply.location {
+        builder = builder.header(hyper::header::LOCATION, location);
+    }
+    builder
+        .body(Full::new(reply.body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Reads the body up to `limit` bytes; `None` when it is larger.
+async fn read_body(body: Incoming, limit: u64) -> Result<Bytes, Option<String>> {
+    match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(None),
+        Err(e) => Err(Some(e.to_string())),
+    }
+}
+
+async fn handle(
+    node: Arc<Node>,
+    endpoint: Endpoint,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let header = |name: hyper::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    match endpoint {
+        Endpoint::Api => {
+            let limit = node.config.limits.api_message_bytes;
+            let body = match read_body(body, limit).await {
+                Ok(b) => b,
+                Err(None) => return response(Reply::problem(&Problem::too_large(limit))),
+                Err(Some(e)) => return response(Reply::problem(&Problem::field("", e))),
+            };
+            let authorization = header(hyper::header::AUTHORIZATION);
+            let bearer = authorization
+                .as_deref()
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .map(str::trim);
+            let reply = node
+                .api(ApiRequest {
+                    method: parts.method.as_str(),
+                    path: &path,
+                    query: parts.uri.query().unwrap_or(""),
+                    bearer,
+                    body,
+                })
+                .await;
+            response(reply)
+        }
+        Endpoint::As4 => {
+            if parts.method != hyper::Method::POST || path != "/as4" {
+                return response(Reply::text(
+                    404,
+                    "text/plain",
+                    "AS4 messages go to POST /as4\n".into(),
+                ));
+            }
+            let limit = node.config.limits.as4_message_bytes;
+            let body = match read_body(body, limit).await {
+                Ok(b) => b,
+                Err(_) => {
+                    return response(Reply::text(
+                        413,
+                        "text/plain",
+                        format!("AS4 messages to this node are limited to {limit} bytes\n"),
+                    ));
+                }
+            };
+            let content_type = header(hyper::header::CONTENT_TYPE).unwrap_or_default();
+            let rt = tokio::runtime::Handle::current();
+            let answer =
+                tokio::task::spawn_blocking(move || node.receive_as4(&rt, &content_type, &body))
+                    .await;
+            match answer {
+                Ok(a) => response(Reply::text(
+                    a.status,
+                    "application/soap+xml; charset=utf-8",
+                    a.body,
+                )),
+                Err(e) => response(Reply::text(500, "text/plain", format!("{e}\n"))),
+            }
+        }
+    }
+}
