@@ -91,6 +91,13 @@ pub struct Limits {
     pub api_message_bytes: u64,
     /// AS4 messages (SDK: at least 100 MB).
     pub as4_message_bytes: u64,
+    /// A received SDK message, decrypted (B1.3.3: 30 MB; larger ones get REJECTED, BV too-long).
+    #[serde(default = "default_sdk_message_bytes")]
+    pub sdk_message_bytes: u64,
+}
+
+fn default_sdk_message_bytes() -> u64 {
+    30 * 1024 * 1024
 }
 
 impl Default for Limits {
@@ -98,6 +105,7 @@ impl Default for Limits {
         Limits {
             api_message_bytes: 30 * 1024 * 1024,
             as4_message_bytes: 160 * 1024 * 1024,
+            sdk_message_bytes: default_sdk_message_bytes(),
         }
     }
 }
@@ -283,6 +291,8 @@ per_peer = 4
 api_message_bytes = 31457280
 # AS4 messages (SDK access points must take 100 MB).
 as4_message_bytes = 167772160
+# A received SDK message once decrypted (SDK's limit is 30 MB: larger ones are answered REJECTED, BV too-long).
+sdk_message_bytes = 31457280
 "#
     )
 }

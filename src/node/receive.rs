@@ -52,9 +52,6 @@ enum Verdict {
     Rejected(Vec<LineResponse>),
 }
 
-/// The SDK limit on one message (B1.3.3: larger is BV/too-long).
-const SDK_MESSAGE_BYTES: usize = 30 * 1024 * 1024;
-
 fn line(code: ReasonCode, detail: &str, line_id: &str, reason: String) -> LineResponse {
     LineResponse {
         line_id: if line_id.is_empty() {
@@ -387,9 +384,10 @@ impl Node {
                 ))
             })?;
         let payload = decrypted.payload;
-        if payload.len() > SDK_MESSAGE_BYTES {
+        let limit = self.config.limits.sdk_message_bytes;
+        if payload.len() as u64 > limit {
             let reason = format!(
-                "the message is {} bytes, more than SDK's 30 MB",
+                "the message is {} bytes, more than the {limit} bytes this node takes",
                 payload.len()
             );
             return Ok((
@@ -580,11 +578,14 @@ impl Node {
                 ),
             ),
         };
-        match self.store.get(&receipt.document_reference) {
+        let acknowledged = match self.store.get(&receipt.document_reference) {
             Ok(m)
                 if m.message.direction == Direction::Outbound
                     && m.message.org == xhe.to
-                    && m.message.peer_org == xhe.from => {}
+                    && m.message.peer_org == xhe.from =>
+            {
+                m
+            }
             _ => {
                 return Err(EbmsError::new(
                     ErrorCode::ValueInconsistent,
@@ -595,6 +596,18 @@ impl Node {
                 )
                 .into());
             }
+        };
+        // The receiving node answers as soon as it has stored the message, so its Meddelandekvittens can
+        // overtake our record of its transport receipt. The receipt proves the transport one was given.
+        if matches!(
+            acknowledged.status,
+            Status::Scheduled | Status::ScheduledForResend | Status::Submitted
+        ) {
+            let _ = self.store.transition(
+                &receipt.document_reference,
+                Status::WaitingForReceipt,
+                Some(format!("delivered: {} sent a Meddelandekvittens", xhe.from)),
+            );
         }
         match self
             .store

@@ -80,9 +80,6 @@ impl Status {
             (Scheduled | ScheduledForResend, Submitted) => true,
             // The transport receipt came back on the attempt itself: nothing happened in between to record.
             (Scheduled | ScheduledForResend, WaitingForReceipt) => true,
-            // The Meddelandekvittens can overtake the record of its own transport receipt (the receiving node
-            // answers as soon as it has stored the message).
-            (Scheduled | ScheduledForResend | Submitted, Accepted | Rejected) => true,
             (Scheduled | Submitted | ScheduledForResend, ScheduledForResend) => true,
             (Submitted, Acknowledge | WaitingForReceipt) => true,
             (Acknowledge, WaitingForReceipt) => true,

@@ -214,6 +214,21 @@ per_peer = 4
         node
     }
 
+    /// A PEM file of the federation's TLS CAs (root and issuing): what an API client gives as `--ca`.
+    pub fn tls_ca_file(&self) -> PathBuf {
+        let pem = self
+            .fed
+            .trust_files()
+            .into_iter()
+            .filter(|(role, _)| *role == Role::Tls)
+            .map(|(_, path)| std::fs::read_to_string(path).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let path = self.dir.path().join("tls-ca.pem");
+        std::fs::write(&path, pem).unwrap();
+        path
+    }
+
     /// Registers `node`'s organisation for `doc` in the shared SMP, at `endpoint`.
     pub fn publish(&self, node: &Node, doc: &str, endpoint: &str) {
         let d = &node.root;
@@ -432,4 +447,146 @@ pub fn created_id(a: &Answer) -> String {
         .and_then(|l| l.rsplit('/').next())
         .expect("Location")
         .to_owned()
+}
+
+/// `node`'s key of `purpose`, with its certificate.
+pub fn key_of(
+    node: &Node,
+    purpose: Purpose,
+) -> (rcgen::KeyPair, rustls_pki_types::CertificateDer<'static>) {
+    let entry = KeyStore::open(&node.data).signing(purpose).unwrap();
+    (entry.key_pair().unwrap(), entry.leaf().cloned().unwrap())
+}
+
+/// An SDK message from `from` to `to` as the API would build it, sealed by hand: `edit` may change the
+/// envelope's XML (with the message in clear) before it is encrypted to `to` and signed with `signer`.
+pub fn sealed_xhe_signed_by(
+    from: &Node,
+    to: &Node,
+    signer: &sdk_relay::xmlsec::SigningKey,
+    edit: impl FnOnce(String) -> String,
+) -> (String, Vec<u8>) {
+    use sdk_relay::envelope::Xhe;
+    use sdk_relay::envelope::ids::TransportModel;
+    let body = serde_json::to_vec(&message_to(from, to, "Handbyggt", "Hej")).unwrap();
+    let message = sdk_relay::node::json::read_create(&body).unwrap();
+    let id = message.header.message_id.clone();
+    let xml = Xhe::for_message(
+        message,
+        "urn:fdc:digg.se:edelivery:federation:test",
+        TransportModel::BaseExtSigEnc,
+    )
+    .to_xml()
+    .unwrap();
+    let xml = edit(xml);
+    let limits = sdk_relay::xml::Limits::default();
+    let doc = sdk_relay::xml::parse(&xml, &limits).unwrap();
+    let (_, enc) = key_of(to, Purpose::O2oEncrypt);
+    let encrypted = sdk_relay::xmlsec::encrypt_payload(&doc, &enc).unwrap();
+    let doc = sdk_relay::xml::parse(&encrypted, &limits).unwrap();
+    (
+        id,
+        sdk_relay::xmlsec::sign_enveloped(&doc, signer)
+            .unwrap()
+            .into_bytes(),
+    )
+}
+
+/// As [`sealed_xhe_signed_by`] with `from`'s own signing key.
+pub fn sealed_xhe(
+    from: &Node,
+    to: &Node,
+    edit: impl FnOnce(String) -> String,
+) -> (String, Vec<u8>) {
+    let (pair, cert) = key_of(from, Purpose::O2oSign);
+    let signer = sdk_relay::xmlsec::SigningKey::new(&pair, cert).unwrap();
+    sealed_xhe_signed_by(from, to, &signer, edit)
+}
+
+/// Acts as `from`'s access point: packs `xhe` for `to` (UserMessage changed by `edit`), sends it over mutual
+/// TLS with `from`'s TLS key, and returns the answer and what was packed.
+pub fn post_as4(
+    world: &World,
+    from: &Node,
+    to: &Node,
+    xhe: &[u8],
+    edit: impl FnOnce(&mut sdk_relay::as4::ebms::UserMessage),
+) -> (Answer, sdk_relay::as4::pack::Packed) {
+    use sdk_relay::as4::ebms::UserMessage;
+    let mut message = UserMessage::sdk(
+        &from.ap_id,
+        &to.ap_id,
+        MESSAGE_DOC,
+        &from.org,
+        &to.org,
+        "c0ffee00-0000-4000-8000-000000000000",
+    );
+    message.action = format!("busdox-docid-qns::{MESSAGE_DOC}");
+    edit(&mut message);
+    let (pair, cert) = key_of(from, Purpose::Ap);
+    let signer = sdk_relay::as4::wssec::ApSigner::new(&pair, cert).unwrap();
+    let (_, recipient) = key_of(to, Purpose::Ap);
+    let packed = sdk_relay::as4::pack::pack(&message, &[xhe], &signer, &recipient).unwrap();
+    (send_packed(world, from, to, &packed), packed)
+}
+
+/// Sends an already packed message to `to`'s AS4 endpoint with `from`'s TLS key.
+pub fn send_packed(
+    world: &World,
+    from: &Node,
+    to: &Node,
+    packed: &sdk_relay::as4::pack::Packed,
+) -> Answer {
+    let tls = sdk_relay::pki::tls::TlsConfigs::load(
+        &from.data,
+        ENV.parse().unwrap(),
+        sdk_relay::pki::RevocationPolicy::default(),
+    )
+    .unwrap();
+    world
+        .rt
+        .block_on(client::send(
+            tls.client_config(),
+            Call {
+                method: "POST",
+                url: &to.as4_url(),
+                headers: vec![("content-type", packed.content_type.clone())],
+                body: Bytes::from(packed.body.clone()),
+            },
+            Duration::from_secs(120),
+            16 * 1024 * 1024,
+        ))
+        .unwrap()
+}
+
+/// The ebMS error codes in an AS4 answer (empty when it is not an Error signal).
+pub fn ebms_errors(a: &Answer) -> Vec<String> {
+    sdk_relay::as4::ebms::read_errors(&a.body)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(code, detail)| format!("{code} {detail}"))
+        .collect()
+}
+
+/// The audit log of a stopped node, as JSON lines.
+pub fn audit_text(node: &Node) -> String {
+    let out = super::pki::relay(&node.data, &["audit", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Peak resident memory of a running node (VmHWM), in MB.
+pub fn peak_memory_mb(node: &Node) -> f64 {
+    let pid = node.process.as_ref().map(|p| p.0.id()).unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }
