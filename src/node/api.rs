@@ -98,7 +98,18 @@ impl Node {
         }
         let client = match self.client(request.bearer) {
             Ok(c) => c,
-            Err(p) => return self.problem_reply(&p),
+            Err(p) => {
+                self.record(crate::audit::Event {
+                    error: Some(format!("http-{}", p.status)),
+                    ..Node::event(
+                        "api.unauthorized",
+                        "refused",
+                        (ActorKind::ApiClient, "unknown"),
+                        format!("{} {}: no valid bearer token", request.method, request.path),
+                    )
+                });
+                return self.problem_reply(&p);
+            }
         };
         let result = self.route(&client, &request).await;
         match result {
