@@ -15,11 +15,17 @@ const WAIT: Duration = Duration::from_secs(60);
 fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
     let world = World::new();
     let rt = &world.rt;
-    let mut a = world.node(
+    let mut a = world.node_with(
         "kommun-a",
         "AP0001-SDK-TEST",
         "0203:kommun-a.example.se",
         &["registrator"],
+        |c| {
+            *c = c.replace(
+                "data_dir = \"data\"",
+                "data_dir = \"data\"\nlog_format = \"json\"",
+            )
+        },
     );
     let mut b = world.node(
         "region-b",
@@ -87,9 +93,34 @@ fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
         .is_empty()
     );
 
+    // Operations: health and Prometheus metrics without a token.
+    assert_eq!(a.call_as(rt, "", "GET", "/healthz", None).status, 200);
+    let metrics = a.call_as(rt, "", "GET", "/metrics", None);
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    for line in [
+        "sdk_relay_messages{status=\"ACCEPTED\"} 1",
+        "sdk_relay_queue_depth 0",
+        "sdk_relay_as4_sent_total 1",
+        "sdk_relay_send_latency_ms_count 1",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("sdk_relay_certificate_days_left{purpose=\"ap\"} 36"),
+        "{metrics}"
+    );
+
     // Both stop cleanly; their audit logs verify and tell the story.
     assert!(a.stop(), "{}", a.log());
     assert!(b.stop(), "{}", b.log());
+    // A logs structured JSON lines.
+    let log = a.log();
+    assert!(log.lines().count() >= 2, "{log}");
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+    }
     for (node, kinds) in [
         (
             &a,

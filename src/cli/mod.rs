@@ -1,11 +1,15 @@
 //! The command line: argument parsing and printing only; the work lives in the library below.
 
 mod addressbook;
+mod api_client;
 mod as4;
 mod audit;
 mod certs;
 mod clients;
 mod config;
+mod messages;
+mod queue;
+mod send;
 mod serve;
 mod smp;
 mod trust;
@@ -62,6 +66,9 @@ enum Command {
     Config(config::ConfigArgs),
     Clients(clients::Args),
     Serve(serve::Args),
+    Send(send::Args),
+    Messages(messages::Args),
+    Queue(queue::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -93,6 +100,9 @@ pub fn run() -> ExitCode {
         Command::Config(args) => config::run(args),
         Command::Clients(args) => clients::run(args, &cli.data_dir),
         Command::Serve(args) => serve::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Messages(args) => messages::run(args),
+        Command::Queue(args) => queue::run(args),
     };
     if code == ExitCode::SUCCESS
         && let Some(kind) = admin_kind(&arguments)
