@@ -208,7 +208,11 @@ impl RedbStore {
         if !events.is_empty() {
             self.audit.append_batch(events)?;
         }
-        let txn = self.db.begin_write().map_err(storage)?;
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        // Emptying the outbox need not be durable on its own: the next durable commit carries it, and if a
+        // crash loses it, the entries are flushed again at start-up and recognised by their references.
+        txn.set_durability(redb::Durability::None)
+            .map_err(storage)?;
         {
             let mut outbox = txn.open_table(OUTBOX).map_err(storage)?;
             for (k, _) in &pending {
