@@ -101,22 +101,6 @@ fn wait_status(node: &Node, ca: &Path, id: &str, status: &str) -> Value {
     }
 }
 
-fn two_nodes(world: &World) -> (Node, Node) {
-    let a = world.node(
-        "kommun-a",
-        "AP0001-SDK-TEST",
-        "0203:kommun-a.example.se",
-        &["registrator"],
-    );
-    let b = world.node(
-        "region-b",
-        "AP0002-SDK-TEST",
-        "0203:region-b.example.se",
-        &["socialtjanst", "vard"],
-    );
-    (a, b)
-}
-
 fn work_dir(world: &World) -> PathBuf {
     let dir = world.dir.path().join("work");
     std::fs::create_dir_all(&dir).unwrap();
@@ -127,7 +111,7 @@ fn work_dir(world: &World) -> PathBuf {
 fn a_message_sent_with_the_cli_arrives_and_its_file_is_saved_intact() {
     let world = World::new();
     let ca = world.tls_ca_file();
-    let (mut a, mut b) = two_nodes(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     let work = work_dir(&world);
@@ -267,7 +251,7 @@ fn a_message_sent_with_the_cli_arrives_and_its_file_is_saved_intact() {
 fn a_message_to_a_stopped_node_waits_in_the_queue_and_can_be_dropped_and_deleted() {
     let world = World::new();
     let ca = world.tls_ca_file();
-    let (mut a, mut b) = two_nodes(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     b.kill();

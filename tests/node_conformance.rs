@@ -14,22 +14,6 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn pair(world: &World) -> (common::node::Node, common::node::Node) {
-    let a = world.node(
-        "kommun-a",
-        "AP0001-SDK-TEST",
-        "0203:kommun-a.example.se",
-        &["registrator"],
-    );
-    let b = world.node(
-        "region-b",
-        "AP0002-SDK-TEST",
-        "0203:region-b.example.se",
-        &["socialtjanst"],
-    );
-    (a, b)
-}
-
 fn statuses(m: &Value) -> Vec<String> {
     m["attributes"]["events"]
         .as_array()
@@ -56,7 +40,7 @@ fn post_xhe(world: &World, a: &common::node::Node, xhe: &[u8]) -> String {
 #[test]
 fn tf01_send_transport_receipt_then_meddelandekvittens() {
     let world = World::new();
-    let (mut a, mut b) = pair(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     let id = created_id(&a.post(&world.rt, &message_to(&a, &b, "TF-01", "Hej")));
@@ -79,7 +63,7 @@ fn tf01_send_transport_receipt_then_meddelandekvittens() {
 #[test]
 fn tf02_revoked_receiver_ap_certificate_means_nothing_is_sent() {
     let world = World::new();
-    let (mut a, mut b) = pair(&world);
+    let (mut a, mut b) = world.pair();
     let (_, b_ap) = key_of(&b, Purpose::Ap);
     let ca = world.fed.revoke(&b_ap).unwrap();
     world.fed.publish_crl(ca).unwrap();
@@ -104,7 +88,7 @@ fn tf02_revoked_receiver_ap_certificate_means_nothing_is_sent() {
 #[test]
 fn tf03_a_sender_from_another_environment_is_refused() {
     let world = World::new();
-    let (a, mut b) = pair(&world);
+    let (a, mut b) = world.pair();
     b.start();
     // An AP certificate from another environment's federation, on an otherwise correct message.
     let other = common::pki::federation(&world.dir.path().join("other-fed"), "other-test");
@@ -141,7 +125,7 @@ fn tf03_a_sender_from_another_environment_is_refused() {
 #[test]
 fn tf04_receive_deliver_and_send_the_receipt() {
     let world = World::new();
-    let (mut a, mut b) = pair(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     let id = created_id(&a.post(&world.rt, &message_to(&a, &b, "TF-04", "Hej")));
@@ -226,7 +210,7 @@ fn maximal(a: &common::node::Node, b: &common::node::Node) -> Value {
 #[test]
 fn tf06_tf07_maximal_and_minimal_envelopes_are_accepted() {
     let world = World::new();
-    let (mut a, mut b) = pair(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     let minimal = json!({"data": {"attributes": {
@@ -331,7 +315,7 @@ fn tf08_a_message_of_at_least_70_mb_is_delivered() {
 #[test]
 fn tf09_a_malformed_xhe_is_refused_and_nothing_is_delivered() {
     let world = World::new();
-    let (a, mut b) = pair(&world);
+    let (a, mut b) = world.pair();
     b.start();
     let (_, good) = sealed_xhe(&a, &b, |x| x);
     let good = String::from_utf8(good).unwrap();
@@ -371,7 +355,7 @@ fn tf09_a_malformed_xhe_is_refused_and_nothing_is_delivered() {
 #[test]
 fn tf10_an_xhe_inconsistent_with_the_as4_headers_or_registrations_is_refused() {
     let world = World::new();
-    let (a, mut b) = pair(&world);
+    let (a, mut b) = world.pair();
     b.start();
     let (_, xhe) = sealed_xhe(&a, &b, |x| x);
     let other = "0203:region-c.example.se";
@@ -406,7 +390,7 @@ fn tf10_an_xhe_inconsistent_with_the_as4_headers_or_registrations_is_refused() {
 #[test]
 fn a_message_that_breaks_a_message_constraints_rule_comes_back_rejected_bv() {
     let world = World::new();
-    let (mut a, mut b) = pair(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     // creationDateTime without milliseconds: valid xs:dateTime, but DIGG's creationDateTime rule refuses it.
@@ -431,7 +415,7 @@ fn a_message_that_breaks_a_message_constraints_rule_comes_back_rejected_bv() {
 #[test]
 fn a_bad_signature_comes_back_rejected_sig() {
     let world = World::new();
-    let (mut a, mut b) = pair(&world);
+    let (mut a, mut b) = world.pair();
     a.start();
     b.start();
     // A valid certificate of the federation, but not the one A publishes in CertPub.
@@ -458,7 +442,7 @@ fn a_bad_signature_comes_back_rejected_sig() {
 #[test]
 fn the_same_as4_message_twice_is_delivered_once_and_receipted_twice() {
     let world = World::new();
-    let (a, mut b) = pair(&world);
+    let (a, mut b) = world.pair();
     b.start();
     let (id, xhe) = sealed_xhe(&a, &b, |x| x);
     let (first, packed) = post_as4(&world, &a, &b, &xhe, |_| {});

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,35 +17,16 @@ use sdk_relay::pki::{Purpose, TrustStore};
 const DOC_ID: &str = "urn:riv:infrastructure:messaging:MessageWithAttachments:3::messagePayload##3.0::tm-base-ext-sigenc";
 
 struct Smp {
-    child: Child,
+    _process: common::node::Proc,
     url: String,
 }
 
-impl Drop for Smp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_smp(data_dir: &Path) -> Smp {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["smp", "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    Smp { child, url }
+    let (process, url) = common::node::smp_serve(data_dir);
+    Smp {
+        _process: process,
+        url,
+    }
 }
 
 fn pem(dir: &Path, name: &str, cert: &rustls_pki_types::CertificateDer<'_>) -> String {

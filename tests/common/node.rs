@@ -83,29 +83,52 @@ fn leaf(data: &Path, purpose: Purpose) -> rustls_pki_types::CertificateDer<'stat
         .unwrap()
 }
 
+/// Runs `sdk-relay smp serve` on a free loopback port for `data_dir`; returns the process and its URL.
+pub fn smp_serve(data_dir: &Path) -> (Proc, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["smp", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no SMP URL in {line:?}"))
+        .to_owned();
+    (Proc(child), url)
+}
+
 impl World {
+    /// Kommun A (one functional address) and Region B (two), set up but not started.
+    pub fn pair(&self) -> (Node, Node) {
+        let a = self.node(
+            "kommun-a",
+            "AP0001-SDK-TEST",
+            "0203:kommun-a.example.se",
+            &["registrator"],
+        );
+        let b = self.node(
+            "region-b",
+            "AP0002-SDK-TEST",
+            "0203:region-b.example.se",
+            &["socialtjanst", "vard"],
+        );
+        (a, b)
+    }
+
     pub fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
         let fed = federation(&dir.path().join("fed"), ENV);
         let smp_dir = dir.path().join("smp");
         super::pki::issue_into(&smp_dir, &fed, Purpose::Smp, "SMP0001-SDK-TEST", &fast());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
-            .arg("--data-dir")
-            .arg(&smp_dir)
-            .args(["smp", "serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let smp_url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no SMP URL in {line:?}"))
-            .to_owned();
+        let (smp, smp_url) = smp_serve(&smp_dir);
         let tls_ca: Vec<_> = fed
             .trust_files()
             .into_iter()
@@ -120,7 +143,7 @@ impl World {
             fed,
             smp_dir,
             smp_url,
-            _smp: Proc(child),
+            _smp: smp,
             rt: tokio::runtime::Runtime::new().unwrap(),
             tls_roots,
         }
