@@ -165,3 +165,102 @@ fn bad_requests_get_precise_problems_and_store_nothing() {
     let log = audit_text(&a);
     assert!(log.matches("api.refused").count() >= 6, "{log}");
 }
+
+#[test]
+fn a_client_with_a_tls_certificate_needs_no_token_and_a_stranger_certificate_is_refused() {
+    use sdk_relay::pki::Purpose;
+    use sdk_relay::server::client::{self, Call};
+    let world = World::new();
+    let (mut a, _b) = world.pair();
+    let tls_subject = sdk_relay::pki::profile::Subject {
+        dns_names: vec![],
+        ..common::pki::subject("arendesystem.kommun-a.example.se")
+    };
+    let (key, chain) = world
+        .fed
+        .issue(Purpose::Tls, &tls_subject, &common::pki::fast())
+        .unwrap();
+    let pem = a.root.join("client.pem");
+    std::fs::write(&pem, sdk_relay::pki::cert::to_pem(&chain[..1])).unwrap();
+    relay_ok(
+        &a.data,
+        &[
+            "clients",
+            "add",
+            "--org",
+            &a.org,
+            "--cert",
+            pem.to_str().unwrap(),
+        ],
+    );
+    a.start();
+    let roots: Vec<_> = world
+        .fed
+        .trust_files()
+        .into_iter()
+        .filter(|(role, _)| *role == sdk_relay::pki::Role::Tls)
+        .flat_map(|(_, p)| {
+            sdk_relay::pki::read_certificates(&std::fs::read(p).unwrap(), "ca").unwrap()
+        })
+        .collect();
+    let with_identity = |chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+                         key: &rcgen::KeyPair| {
+        let mut store = rustls::RootCertStore::empty();
+        for r in &roots {
+            store.add(r.clone()).unwrap();
+        }
+        let der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                sdk_relay::pki::tls::provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(store)
+            .with_client_auth_cert(chain, der)
+            .unwrap(),
+        )
+    };
+    let list = |config| {
+        world.rt.block_on(client::send(
+            config,
+            Call {
+                method: "GET",
+                url: &format!("{}/v1/sdk/messages", a.api_url()),
+                headers: vec![],
+                body: Default::default(),
+            },
+            std::time::Duration::from_secs(30),
+            1 << 20,
+        ))
+    };
+    // The registered certificate is a client: no token needed.
+    let answer = list(with_identity(chain.clone(), &key)).unwrap();
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    // A valid certificate of the federation that is not registered: 401.
+    let (other_key, other_chain) = world
+        .fed
+        .issue(Purpose::Tls, &tls_subject, &common::pki::fast())
+        .unwrap();
+    assert_eq!(
+        list(with_identity(other_chain, &other_key)).unwrap().status,
+        401
+    );
+    // A certificate from another federation does not even get through the handshake.
+    let stranger = common::pki::federation(&world.dir.path().join("stranger"), "node-test");
+    let (s_key, s_chain) = stranger
+        .issue(Purpose::Tls, &tls_subject, &common::pki::fast())
+        .unwrap();
+    let refused = list(with_identity(s_chain, &s_key));
+    assert!(
+        refused.is_err(),
+        "a stranger's certificate was let in: {:?}",
+        refused.map(|a| a.status)
+    );
+    assert!(a.stop());
+}

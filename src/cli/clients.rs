@@ -14,7 +14,10 @@ use crate::directory::addressbook::AddressBook;
 
 The token is printed once and stored only as a hash: give it to the client system now (it sends it as
 `Authorization: Bearer <token>`). A client acts only for its organisation and the functional addresses given
-(all of the organisation's when none are).")]
+(all of the organisation's when none are).
+
+A client system with a TLS client certificate of the environment's TLS CA can use it instead of a token:
+  sdk-relay clients add --org 0203:goteborg.se --cert arendesystem-x.pem")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +35,10 @@ enum Command {
         functions: Vec<String>,
         #[arg(long, default_value = "API client")]
         name: String,
+        /// Authenticate with this TLS client certificate (PEM or DER, issued by the environment's TLS CA)
+        /// instead of a bearer token.
+        #[arg(long, value_name = "PEM")]
+        cert: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -51,6 +58,34 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
                 org,
                 functions,
                 name,
+                cert: Some(cert),
+                json,
+            } => {
+                let client = book.add_certificate_client(
+                    &name,
+                    &org,
+                    &functions,
+                    &super::read_cert(&cert)?,
+                )?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({"client": client}))?
+                    );
+                } else {
+                    println!(
+                        "client {} for {}; it authenticates with the TLS client certificate {}",
+                        client.id,
+                        client.org,
+                        cert.display()
+                    );
+                }
+            }
+            Command::Add {
+                org,
+                functions,
+                name,
+                cert: None,
                 json,
             } => {
                 let (client, token) = book.add_client(&name, &org, &functions)?;

@@ -38,6 +38,11 @@ impl Client {
     }
 }
 
+/// Certificate clients are keyed apart from token hashes, so neither can stand for the other.
+fn certificate_key(sha256: &str) -> String {
+    format!("cert:{}", sha256.to_ascii_lowercase())
+}
+
 fn hash(token: &str) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -51,6 +56,42 @@ impl AddressBook {
         org: &str,
         functions: &[String],
     ) -> Result<(Client, String), AddressBookError> {
+        let mut secret = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| self.db_error("no randomness"))?;
+        let token = format!(
+            "sdkr_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
+        let token_hash = hash(&token);
+        let client = self.checked_client(name, org, functions, token_hash[..12].to_owned())?;
+        self.insert_client(&token_hash, &client)?;
+        Ok((client, token))
+    }
+
+    /// Makes a client that authenticates with a TLS client certificate (of the environment's TLS CA) instead
+    /// of a token; it is known by the certificate's SHA-256.
+    pub fn add_certificate_client(
+        &self,
+        name: &str,
+        org: &str,
+        functions: &[String],
+        certificate: &rustls_pki_types::CertificateDer<'_>,
+    ) -> Result<Client, AddressBookError> {
+        let sha256 = crate::pki::cert::sha256_hex(certificate);
+        let client =
+            self.checked_client(name, org, functions, format!("cert-{}", &sha256[..12]))?;
+        self.insert_client(&certificate_key(&sha256), &client)?;
+        Ok(client)
+    }
+
+    /// A new client for a hosted organisation and some of its functional addresses.
+    fn checked_client(
+        &self,
+        name: &str,
+        org: &str,
+        functions: &[String],
+        id: String,
+    ) -> Result<Client, AddressBookError> {
         let org = self.organisation(org)?;
         let known: Vec<String> = self
             .functions(Some(&org.id))?
@@ -63,45 +104,49 @@ impl AddressBook {
                 org.id
             )));
         }
-        let mut secret = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut secret).map_err(|_| self.db_error("no randomness"))?;
-        let token = format!(
-            "sdkr_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-        );
-        let token_hash = hash(&token);
-        let client = Client {
-            id: token_hash[..12].to_owned(),
+        Ok(Client {
+            id,
             name: name.to_owned(),
             org: org.id,
             functions: functions.to_vec(),
             created: OffsetDateTime::now_utc(),
-        };
+        })
+    }
+
+    fn insert_client(&self, key: &str, client: &Client) -> Result<(), AddressBookError> {
         let txn = self
             .database()
             .begin_write()
             .map_err(|e| self.db_error(e))?;
         {
             let mut table = txn.open_table(CLIENTS).map_err(|e| self.db_error(e))?;
-            let row = serde_json::to_vec(&client).map_err(|e| self.db_error(e))?;
+            let row = serde_json::to_vec(client).map_err(|e| self.db_error(e))?;
             table
-                .insert(token_hash.as_str(), row.as_slice())
+                .insert(key, row.as_slice())
                 .map_err(|e| self.db_error(e))?;
         }
-        txn.commit().map_err(|e| self.db_error(e))?;
-        Ok((client, token))
+        txn.commit().map_err(|e| self.db_error(e))
+    }
+
+    /// The client registered for a TLS client certificate (by its SHA-256, hex).
+    pub fn authenticate_certificate(
+        &self,
+        sha256: &str,
+    ) -> Result<Option<Client>, AddressBookError> {
+        self.lookup(&certificate_key(sha256))
     }
 
     /// The client a bearer token belongs to.
     pub fn authenticate(&self, token: &str) -> Result<Option<Client>, AddressBookError> {
+        self.lookup(&hash(token))
+    }
+
+    fn lookup(&self, key: &str) -> Result<Option<Client>, AddressBookError> {
         let txn = self.database().begin_read().map_err(|e| self.db_error(e))?;
         let Ok(table) = txn.open_table(CLIENTS) else {
             return Ok(None);
         };
-        match table
-            .get(hash(token).as_str())
-            .map_err(|e| self.db_error(e))?
-        {
+        match table.get(key).map_err(|e| self.db_error(e))? {
             Some(row) => Ok(Some(
                 serde_json::from_slice(row.value()).map_err(|e| self.db_error(e))?,
             )),

@@ -60,6 +60,8 @@ pub struct ApiRequest<'a> {
     pub path: &'a str,
     pub query: &'a str,
     pub bearer: Option<&'a str>,
+    /// SHA-256 of the verified TLS client certificate, when the client presented one.
+    pub certificate: Option<&'a str>,
     pub body: Bytes,
 }
 
@@ -96,7 +98,7 @@ impl Node {
             }
             _ => {}
         }
-        let client = match self.client(request.bearer) {
+        let client = match self.client(request.bearer, request.certificate) {
             Ok(c) => c,
             Err(p) => {
                 self.record(crate::audit::Event {
@@ -134,9 +136,14 @@ impl Node {
         Reply::problem(p)
     }
 
-    fn client(&self, bearer: Option<&str>) -> Result<Client, Problem> {
-        let token = bearer.ok_or_else(Problem::unauthorized)?;
-        match self.book.authenticate(token) {
+    /// The client a bearer token names, or else the one registered for the TLS client certificate.
+    fn client(&self, bearer: Option<&str>, certificate: Option<&str>) -> Result<Client, Problem> {
+        let found = match (bearer, certificate) {
+            (Some(token), _) => self.book.authenticate(token),
+            (None, Some(sha256)) => self.book.authenticate_certificate(sha256),
+            (None, None) => return Err(Problem::unauthorized()),
+        };
+        match found {
             Ok(Some(client)) => Ok(client),
             Ok(None) => Err(Problem::unauthorized()),
             Err(e) => Err(Problem::internal(e.to_string())),

@@ -328,16 +328,73 @@ fn build(data_dir: &Path, env: &Env, policy: RevocationPolicy) -> Result<Built, 
     })
 }
 
-/// The server configuration of the organisation API: the node's TLS certificate, no client certificate
-/// required (API clients authenticate with bearer tokens).
-pub fn api_server_config(data_dir: &Path) -> Result<Arc<ServerConfig>, PkiError> {
+/// Asks for a client certificate without requiring one: API clients authenticate with a certificate of the
+/// environment's TLS CA (checked as the AS4 endpoint checks its peers, revocation included) or with a bearer
+/// token.
+#[derive(Debug)]
+struct OptionalClientCertificate(PeerVerifier);
+
+impl ClientCertVerifier for OptionalClientCertificate {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        ClientCertVerifier::root_hint_subjects(&self.0)
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.0.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.schemes()
+    }
+}
+
+/// The server configuration of the organisation API: the node's TLS certificate; a client certificate is
+/// asked for but optional (clients without one authenticate with a bearer token).
+pub fn api_server_config(
+    data_dir: &Path,
+    env: &Env,
+    policy: RevocationPolicy,
+) -> Result<Arc<ServerConfig>, PkiError> {
     let entry = KeyStore::open(data_dir).signing(Purpose::Tls)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der()?));
+    let trust = Arc::new(TrustStore::open(data_dir).load()?);
+    let verifier = Arc::new(OptionalClientCertificate(PeerVerifier::new(
+        trust,
+        env.clone(),
+        policy,
+    )));
     let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
     let config = ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(&versions)
         .and_then(|b| {
-            b.with_no_client_auth()
+            b.with_client_cert_verifier(verifier)
                 .with_single_cert(entry.chain.clone(), key)
         })
         .map_err(|e| {

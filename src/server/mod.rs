@@ -87,8 +87,12 @@ pub async fn serve(
     bound: Bound,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
-    let api_tls = crate::pki::tls::api_server_config(node.data_dir())
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let api_tls = crate::pki::tls::api_server_config(
+        node.data_dir(),
+        &node.env,
+        crate::pki::RevocationPolicy::default(),
+    )
+    .map_err(|e| ServerError::Tls(e.to_string()))?;
     let worker = tokio::spawn(Worker::new(node.clone()).run(stop.clone()));
     let api = tokio::spawn(accept(
         node.clone(),
@@ -130,7 +134,14 @@ async fn accept(
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await else {
                 return;
             };
-            serve_connection(node, tls, endpoint, stop).await;
+            // A client certificate (already checked by the verifier) names the API client by its hash.
+            let certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| crate::pki::cert::sha256_hex(c));
+            serve_connection(node, tls, endpoint, certificate, stop).await;
         });
     }
     let drain = async { while connections.join_next().await.is_some() {} };
@@ -141,11 +152,15 @@ async fn serve_connection(
     node: Arc<Node>,
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     endpoint: Endpoint,
+    certificate: Option<String>,
     mut stop: watch::Receiver<bool>,
 ) {
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let node = node.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(node, endpoint, request).await) }
+        let certificate = certificate.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(handle(node, endpoint, certificate, request).await)
+        }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .serve_connection(hyper_util::rt::TokioIo::new(tls), service);
@@ -186,6 +201,7 @@ async fn read_body(body: Incoming, limit: u64) -> Result<Bytes, Option<String>> 
 async fn handle(
     node: Arc<Node>,
     endpoint: Endpoint,
+    certificate: Option<String>,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
@@ -216,6 +232,7 @@ async fn handle(
                     path: &path,
                     query: parts.uri.query().unwrap_or(""),
                     bearer,
+                    certificate: certificate.as_deref(),
                     body,
                 })
                 .await;
