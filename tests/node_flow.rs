@@ -150,3 +150,28 @@ fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
         assert!(text.contains(&id), "{}", node.name);
     }
 }
+
+#[test]
+fn sigterm_lets_work_in_progress_finish_and_the_rest_continues_after_a_restart() {
+    let world = World::new();
+    let rt = &world.rt;
+    let (mut a, mut b) = world.pair();
+    a.start();
+    b.start();
+    let ids: Vec<String> = (0..20)
+        .map(|i| created_id(&a.post(rt, &message_to(&a, &b, &format!("Drain {i}"), "Hej"))))
+        .collect();
+    // Stop A with its queue still busy: it must exit cleanly, not be cut off.
+    assert!(a.stop(), "{}", a.log());
+    assert!(a.log().contains("stopped"), "{}", a.log());
+    a.start();
+    for id in &ids {
+        a.wait_status(rt, id, "ACCEPTED", WAIT);
+    }
+    let inbox = b.list(rt, "filter[direction]=inbound");
+    assert_eq!(inbox.len(), ids.len());
+    assert!(a.stop() && b.stop());
+    for node in [&a, &b] {
+        assert!(relay(&node.data, &["audit", "verify"]).status.success());
+    }
+}
