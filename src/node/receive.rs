@@ -21,7 +21,6 @@ use crate::directory::smp_http::LookupError;
 use crate::envelope::ids::{PayloadKind, TransportModel};
 use crate::envelope::receipt::{LineResponse, ReasonCode, ResponseCode};
 use crate::envelope::{DocType, DocumentError, Message, Receipt, Violation, Xhe};
-use crate::pki::CertInfo;
 use crate::store::{Direction, Inbound, Inserted, Kind, NewMessage, Reply, Status, StoreError};
 use crate::xml::{Doc, Limits};
 use crate::xmlsec::{SignerPolicy, TrustCheck, decrypt_verified, verify_signer};
@@ -630,9 +629,4 @@ fn list(violations: &[Violation]) -> String {
         .map(|v| format!("{} at {} ({})", v.rule, v.location, v.message))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// The subject of an AP certificate, for logs.
-pub fn ap_subject(cert: &rustls_pki_types::CertificateDer<'_>) -> String {
-    CertInfo::parse(cert).map_or_else(|e| e.to_string(), |i| i.subject)
 }

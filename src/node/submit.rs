@@ -14,7 +14,7 @@ use crate::directory::clients::Client;
 use crate::directory::smp_http::LookupError;
 use crate::envelope::ids::{PayloadKind, TransportModel};
 use crate::envelope::{DocumentError, Message, Xhe};
-use crate::pki::{CertInfo, Usage};
+use crate::pki::Usage;
 use crate::store::{Direction, Kind, NewMessage, StoreError, StoredMessage};
 use crate::xml::Limits;
 
@@ -269,9 +269,4 @@ fn document_problem(e: DocumentError) -> Problem {
         DocumentError::Invalid { violations, .. } => violations_problem(&violations),
         other => Problem::field("", other.to_string()),
     }
-}
-
-/// The subject of a certificate, for messages.
-pub fn subject(cert: &CertificateDer<'_>) -> String {
-    CertInfo::parse(cert).map_or_else(|e| e.to_string(), |i| i.subject)
 }
