@@ -194,15 +194,7 @@ fn a_client_with_a_tls_certificate_needs_no_token_and_a_stranger_certificate_is_
         ],
     );
     a.start();
-    let roots: Vec<_> = world
-        .fed
-        .trust_files()
-        .into_iter()
-        .filter(|(role, _)| *role == sdk_relay::pki::Role::Tls)
-        .flat_map(|(_, p)| {
-            sdk_relay::pki::read_certificates(&std::fs::read(p).unwrap(), "ca").unwrap()
-        })
-        .collect();
+    let roots = common::node::tls_ca(&world.fed);
     let with_identity = |chain: Vec<rustls_pki_types::CertificateDer<'static>>,
                          key: &rcgen::KeyPair| {
         let mut store = rustls::RootCertStore::empty();

@@ -75,18 +75,7 @@ fn sigkill_under_load_loses_nothing_and_delivers_nothing_twice() {
     )));
     a.lock().unwrap().start();
     b.lock().unwrap().start();
-    let client_config = {
-        let tls_ca: Vec<_> = world
-            .fed
-            .trust_files()
-            .into_iter()
-            .filter(|(role, _)| *role == sdk_relay::pki::Role::Tls)
-            .flat_map(|(_, path)| {
-                sdk_relay::pki::read_certificates(&std::fs::read(&path).unwrap(), "ca").unwrap()
-            })
-            .collect();
-        sdk_relay::pki::tls::client_config_with_roots(&tls_ca).unwrap()
-    };
+    let client_config = world.api_client_config();
     let (api_url, token, body) = {
         let (a, b) = (a.lock().unwrap(), b.lock().unwrap());
         (

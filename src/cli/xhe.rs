@@ -14,7 +14,7 @@ use super::{exit, read_cert};
 use crate::pki::keys::read_key_pair;
 use crate::pki::truststore::Trust;
 use crate::pki::{
-    CertInfo, Checker, EntryState, Env, KeyStore, Purpose, RevocationPolicy, Role, TrustStore,
+    CertInfo, Checker, Env, KeyStore, Purpose, RevocationPolicy, Role, TrustStore,
     read_certificates,
 };
 use crate::xml::{Doc, Limits, parse_bytes};
@@ -200,13 +200,7 @@ fn key_material(
     let entries = match &args.entry {
         Some(id) => vec![store.get(id)?],
         None if purpose == Purpose::O2oSign => vec![store.signing(purpose)?],
-        // Any key senders may still encrypt to: the active ones first, then next and retired.
-        None => {
-            let mut all = store.entries_for(purpose)?;
-            all.retain(|e| e.meta.state != EntryState::Pending);
-            all.sort_by_key(|e| e.meta.state != EntryState::Active);
-            all
-        }
+        None => store.decryption_entries(purpose)?,
     };
     if entries.is_empty() {
         bail!(

@@ -270,8 +270,7 @@ impl Node {
     }
 
     fn queue_list(&self, client: &Client) -> Result<Reply, Problem> {
-        let far = OffsetDateTime::now_utc() + time::Duration::days(36_500);
-        let items = self.store.due(far, usize::MAX).map_err(store_problem)?;
+        let items = self.queued().map_err(store_problem)?;
         let mut out = Vec::new();
         for item in items {
             if let Ok(stored) = self.visible(client, &item.id) {
@@ -318,6 +317,12 @@ impl Node {
         ))
     }
 
+    /// Every queue entry, due or not.
+    fn queued(&self) -> Result<Vec<crate::store::QueueItem>, StoreError> {
+        let far = OffsetDateTime::now_utc() + time::Duration::days(36_500);
+        self.store.due(far, usize::MAX)
+    }
+
     /// The metrics exposition with the store's gauges and the certificates' days left.
     pub fn render_metrics(&self) -> String {
         let mut gauges = Vec::new();
@@ -330,8 +335,7 @@ impl Node {
                 ));
             }
         }
-        let far = OffsetDateTime::now_utc() + time::Duration::days(36_500);
-        if let Ok(queue) = self.store.due(far, usize::MAX) {
+        if let Ok(queue) = self.queued() {
             gauges.push(("sdk_relay_queue_depth".to_owned(), queue.len() as f64));
         }
         let now = OffsetDateTime::now_utc();

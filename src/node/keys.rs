@@ -8,7 +8,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::NodeError;
 use crate::as4::wssec::ApSigner;
-use crate::pki::{CertInfo, EntryState, KeyStore, Purpose};
+use crate::pki::{CertInfo, KeyStore, Purpose};
 use crate::xmlsec::{RsaPayloadKey, SigningKey};
 
 pub struct NodeKeys {
@@ -61,11 +61,11 @@ impl NodeKeys {
         let ap_decrypt = RsaPayloadKey::new(&ap_pair, ap_cert).map_err(keys_error)?;
         let (sign_pair, sign_cert) = material(&store, Purpose::O2oSign)?;
         let o2o_sign = SigningKey::new(&sign_pair, sign_cert).map_err(keys_error)?;
-        let mut entries = store.entries_for(Purpose::O2oEncrypt).map_err(keys_error)?;
-        entries.retain(|e| e.meta.state != EntryState::Pending);
-        entries.sort_by_key(|e| e.meta.state != EntryState::Active);
         let mut o2o_decrypt = Vec::new();
-        for e in entries {
+        for e in store
+            .decryption_entries(Purpose::O2oEncrypt)
+            .map_err(keys_error)?
+        {
             if let Some(leaf) = e.leaf().cloned() {
                 let pair = e.key_pair().map_err(keys_error)?;
                 o2o_decrypt.push(RsaPayloadKey::new(&pair, leaf).map_err(keys_error)?);

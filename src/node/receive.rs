@@ -263,23 +263,13 @@ impl Node {
         let (receipt, rejected) = match verdict {
             Verdict::Accepted => (Receipt::accepted(&xhe.to, &xhe.from, &xhe.id), None),
             Verdict::Rejected(lines) => {
-                let reason = lines
-                    .iter()
-                    .map(|l| {
-                        format!(
-                            "{} {}: {}",
-                            l.code.as_str(),
-                            l.status_reason_code.as_deref().unwrap_or(""),
-                            l.status_reason
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let reason = format!(
+                    "refused with a REJECTED Meddelandekvittens: {}",
+                    describe(&lines)
+                );
                 (
                     Receipt::rejected(&xhe.to, &xhe.from, &xhe.id, lines),
-                    Some(format!(
-                        "refused with a REJECTED Meddelandekvittens: {reason}"
-                    )),
+                    Some(reason),
                 )
             }
         };
@@ -520,17 +510,7 @@ impl Node {
 
     /// A Meddelandekvittens for one of our messages: its signature must be the acknowledging organisation's.
     fn take_receipt(&self, rt: &Handle, doc: &Doc<'_>, xhe: &Xhe) -> Result<(), NotTaken> {
-        let pinned = self.sender_certificate(rt, xhe)?;
-        let checker = self.checker();
-        let policy = SignerPolicy {
-            trust: Some(TrustCheck {
-                checker: &checker,
-                env: &self.env,
-                at: OffsetDateTime::now_utc(),
-            }),
-            pinned: pinned.as_ref(),
-        };
-        if pinned.is_none() {
+        let Some(pinned) = self.sender_certificate(rt, xhe)? else {
             return Err(EbmsError::new(
                 ErrorCode::FailedAuthentication,
                 format!(
@@ -539,7 +519,16 @@ impl Node {
                 ),
             )
             .into());
-        }
+        };
+        let checker = self.checker();
+        let policy = SignerPolicy {
+            trust: Some(TrustCheck {
+                checker: &checker,
+                env: &self.env,
+                at: OffsetDateTime::now_utc(),
+            }),
+            pinned: Some(&pinned),
+        };
         verify_signer(doc, &policy).map_err(|e| {
             EbmsError::new(
                 ErrorCode::FailedAuthentication,
@@ -563,17 +552,7 @@ impl Node {
                 format!(
                     "Meddelandekvittens {} REJECTED: {}",
                     receipt.id,
-                    receipt
-                        .lines
-                        .iter()
-                        .map(|l| format!(
-                            "{} {}: {}",
-                            l.code.as_str(),
-                            l.status_reason_code.as_deref().unwrap_or(""),
-                            l.status_reason
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    describe(&receipt.lines)
                 ),
             ),
         };
@@ -620,6 +599,22 @@ impl Node {
             ))),
         }
     }
+}
+
+/// A receipt's reasons on one line: `BV invariant: creationDateTime: …; SIG security: …`.
+fn describe(lines: &[LineResponse]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}: {}",
+                l.code.as_str(),
+                l.status_reason_code.as_deref().unwrap_or(""),
+                l.status_reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn list(violations: &[Violation]) -> String {

@@ -122,6 +122,15 @@ impl KeyStore {
         Ok(all)
     }
 
+    /// Every key senders may still encrypt to: the active ones first, then next and retired (pending keys
+    /// have no certificate anyone could know).
+    pub fn decryption_entries(&self, purpose: Purpose) -> Result<Vec<Entry>, PkiError> {
+        let mut all = self.entries_for(purpose)?;
+        all.retain(|e| e.meta.state != EntryState::Pending);
+        all.sort_by_key(|e| e.meta.state != EntryState::Active);
+        Ok(all)
+    }
+
     pub fn entries_for(&self, purpose: Purpose) -> Result<Vec<Entry>, PkiError> {
         let dir = self.purpose_dir(purpose);
         let read = match fs::read_dir(&dir) {

@@ -105,7 +105,23 @@ pub fn smp_serve(data_dir: &Path) -> (Proc, String) {
     (Proc(child), url)
 }
 
+/// The federation's TLS CA certificates (root and issuing): what API clients trust.
+pub fn tls_ca(fed: &Federation) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+    fed.trust_files()
+        .into_iter()
+        .filter(|(role, _)| *role == Role::Tls)
+        .flat_map(|(_, path)| {
+            sdk_relay::pki::read_certificates(&std::fs::read(&path).unwrap(), "tls ca").unwrap()
+        })
+        .collect()
+}
+
 impl World {
+    /// A TLS client configuration that trusts the nodes' API certificates (no client certificate).
+    pub fn api_client_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls_roots.clone()
+    }
+
     /// Kommun A (one functional address) and Region B (two), set up but not started.
     pub fn pair(&self) -> (Node, Node) {
         let a = self.node(
@@ -129,15 +145,7 @@ impl World {
         let smp_dir = dir.path().join("smp");
         super::pki::issue_into(&smp_dir, &fed, Purpose::Smp, "SMP0001-SDK-TEST", &fast());
         let (smp, smp_url) = smp_serve(&smp_dir);
-        let tls_ca: Vec<_> = fed
-            .trust_files()
-            .into_iter()
-            .filter(|(role, _)| *role == Role::Tls)
-            .flat_map(|(_, path)| {
-                sdk_relay::pki::read_certificates(&std::fs::read(&path).unwrap(), "tls ca").unwrap()
-            })
-            .collect();
-        let tls_roots = sdk_relay::pki::tls::client_config_with_roots(&tls_ca).unwrap();
+        let tls_roots = sdk_relay::pki::tls::client_config_with_roots(&tls_ca(&fed)).unwrap();
         World {
             dir,
             fed,
@@ -239,14 +247,7 @@ per_peer = 4
 
     /// A PEM file of the federation's TLS CAs (root and issuing): what an API client gives as `--ca`.
     pub fn tls_ca_file(&self) -> PathBuf {
-        let pem = self
-            .fed
-            .trust_files()
-            .into_iter()
-            .filter(|(role, _)| *role == Role::Tls)
-            .map(|(_, path)| std::fs::read_to_string(path).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let pem = sdk_relay::pki::cert::to_pem(&tls_ca(&self.fed));
         let path = self.dir.path().join("tls-ca.pem");
         std::fs::write(&path, pem).unwrap();
         path
