@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod envelope;
+pub mod lab;
 pub mod node;
 pub mod pki;
 pub mod server;

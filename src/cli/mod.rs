@@ -7,6 +7,7 @@ mod audit;
 mod certs;
 mod clients;
 mod config;
+mod demo;
 mod messages;
 mod queue;
 mod send;
@@ -69,6 +70,7 @@ enum Command {
     Send(send::Args),
     Messages(messages::Args),
     Queue(queue::Args),
+    Demo(demo::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -103,6 +105,7 @@ pub fn run() -> ExitCode {
         Command::Send(args) => send::run(args),
         Command::Messages(args) => messages::run(args),
         Command::Queue(args) => queue::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     if code == ExitCode::SUCCESS
         && let Some(kind) = admin_kind(&arguments)

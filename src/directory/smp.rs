@@ -224,6 +224,14 @@ fn certificate(el: El<'_, '_>, what: &str) -> Result<CertificateDer<'static>, Sm
     Ok(CertificateDer::from(der))
 }
 
+/// Reads a SignedServiceMetadata's content **without** checking its signature: only for fuzzing the reader
+/// behind the signature check, which garbage never gets past. Routing uses [`read_signed_service_metadata`].
+#[doc(hidden)]
+pub fn read_unverified_service_metadata(bytes: &[u8]) -> Result<ServiceMetadata, SmpError> {
+    let doc = parse_bytes(bytes, &Limits::default()).map_err(|e| SmpError::Xml(e.to_string()))?;
+    read_metadata(&doc)
+}
+
 /// Reads the verified document. Unknown extensions are ignored; the endpoint must use SDK's transport profile.
 fn read_metadata(doc: &Doc<'_>) -> Result<ServiceMetadata, SmpError> {
     let info = one(one(doc.root(), "ServiceMetadata")?, "ServiceInformation")?;

@@ -1,0 +1,235 @@
+//! One lab node: its directory, its process, and calls to its API.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{LabError, failed, output_file, tail, terminate, wait_for_line_after};
+use crate::pki::{KeyStore, Purpose};
+use crate::server::client::{self, Answer, Call, ClientError};
+
+/// What [`super::Lab::node`] made.
+pub(super) struct Setup {
+    pub name: String,
+    pub label: String,
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub org: String,
+    pub functions: Vec<String>,
+    pub ap_id: String,
+    pub api_port: u16,
+    pub as4_port: u16,
+    pub token: String,
+    pub binary: PathBuf,
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+/// A node's directory and, while it runs, its process (killed when this is dropped, unless detached).
+pub struct LabNode {
+    pub name: String,
+    /// The organisation's name (`Kommun A`).
+    pub label: String,
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub org: String,
+    pub functions: Vec<String>,
+    pub ap_id: String,
+    pub api_port: u16,
+    pub as4_port: u16,
+    /// The bearer token of the organisation's API client.
+    pub token: String,
+    binary: PathBuf,
+    client: Arc<rustls::ClientConfig>,
+    process: Option<Child>,
+}
+
+impl Drop for LabNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl LabNode {
+    pub(super) fn new(s: Setup) -> LabNode {
+        LabNode {
+            name: s.name,
+            label: s.label,
+            root: s.root,
+            data: s.data,
+            config: s.config,
+            org: s.org,
+            functions: s.functions,
+            ap_id: s.ap_id,
+            api_port: s.api_port,
+            as4_port: s.as4_port,
+            token: s.token,
+            binary: s.binary,
+            client: s.client,
+            process: None,
+        }
+    }
+
+    pub fn as4_url(&self) -> String {
+        format!("https://127.0.0.1:{}/as4", self.as4_port)
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api_port)
+    }
+
+    /// The node's log (its standard error; `serve` writes its log there).
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join("node.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts `sdk-relay serve` and waits until it says `ready`.
+    pub fn start(&mut self) -> Result<(), LabError> {
+        let out = self.root.join("node.out");
+        let from = std::fs::metadata(&out).map_or(0, |m| m.len());
+        let mut child = Command::new(&self.binary)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .stdout(output_file(&out)?)
+            .stderr(output_file(&self.log_path())?)
+            .spawn()
+            .map_err(failed(format!("starting {}", self.binary.display())))?;
+        if let Err(why) = wait_for_line_after(&out, from, &mut child, |l| l == "ready") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(LabError {
+                step: format!("starting {}", self.name),
+                detail: format!("{why}\n{}", tail(&self.log_path(), 20)),
+            });
+        }
+        self.process = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit; whether it exited successfully.
+    pub fn stop(&mut self) -> Result<bool, LabError> {
+        let Some(mut p) = self.process.take() else {
+            return Ok(true);
+        };
+        terminate(&p)?;
+        let status = p
+            .wait()
+            .map_err(failed(format!("stopping {}", self.name)))?;
+        Ok(status.success())
+    }
+
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
+    }
+
+    /// Leaves the process running when this is dropped; its id.
+    pub fn detach(&mut self) -> Option<u32> {
+        self.process.take().map(|c| c.id())
+    }
+
+    /// Peak resident memory of the running process so far (VmHWM), in MB; 0 when unknown.
+    pub fn peak_memory_mb(&self) -> f64 {
+        let status = self
+            .pid()
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// One API call with `token`; JSON when there is a body.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ClientError> {
+        let url = format!("{}{path}", self.api_url());
+        let mut headers = vec![("authorization", format!("Bearer {token}"))];
+        if body.is_some() {
+            headers.push(("content-type", "application/json".into()));
+        }
+        client::send(
+            self.client.clone(),
+            Call {
+                method,
+                url: &url,
+                headers,
+                body: Bytes::from(body.unwrap_or_default()),
+            },
+            Duration::from_secs(300),
+            512 * 1024 * 1024,
+        )
+        .await
+    }
+
+    /// One API call with the node's own client token.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ClientError> {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    /// The leaf certificate of the node's active key for `purpose`.
+    pub fn certificate(
+        &self,
+        purpose: Purpose,
+    ) -> Result<rustls_pki_types::CertificateDer<'static>, LabError> {
+        let what = || format!("{}'s {purpose:?} certificate", self.name);
+        let entry = KeyStore::open(&self.data)
+            .signing(purpose)
+            .map_err(failed(what()))?;
+        entry.leaf().cloned().ok_or_else(|| LabError {
+            step: what(),
+            detail: "no certificate".into(),
+        })
+    }
+
+    /// PEM files of the AP, O2O signing and O2O encryption certificates: what the SMP publishes.
+    pub(super) fn certificate_files(&self) -> Result<[PathBuf; 3], LabError> {
+        let mut files = Vec::new();
+        for (purpose, name) in [
+            (Purpose::Ap, "ap.pem"),
+            (Purpose::O2oSign, "sign.pem"),
+            (Purpose::O2oEncrypt, "enc.pem"),
+        ] {
+            let path = self.root.join(name);
+            write_pem(&path, &self.certificate(purpose)?)?;
+            files.push(path);
+        }
+        files.try_into().map_err(|_| LabError {
+            step: "certificate files".into(),
+            detail: "three were expected".into(),
+        })
+    }
+}
+
+fn write_pem(path: &Path, cert: &rustls_pki_types::CertificateDer<'_>) -> Result<(), LabError> {
+    let pem = crate::pki::cert::to_pem(std::slice::from_ref(cert));
+    std::fs::write(path, pem).map_err(failed(path.display().to_string()))
+}
