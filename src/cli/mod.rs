@@ -4,6 +4,7 @@ mod addressbook;
 mod api_client;
 mod as4;
 mod audit;
+mod bench;
 mod certs;
 mod clients;
 mod config;
@@ -71,6 +72,7 @@ enum Command {
     Messages(messages::Args),
     Queue(queue::Args),
     Demo(demo::Args),
+    Bench(bench::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -106,6 +108,7 @@ pub fn run() -> ExitCode {
         Command::Messages(args) => messages::run(args),
         Command::Queue(args) => queue::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     if code == ExitCode::SUCCESS
         && let Some(kind) = admin_kind(&arguments)

@@ -2,6 +2,7 @@
 //! processes of this binary on loopback. `sdk-relay demo` and `sdk-relay bench` run on it, and so do the
 //! integration tests — the same setup an operator would make with the CLI, done by the CLI.
 
+pub mod bench;
 mod node;
 
 use std::io::Read;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::CertificateDer;
 
-pub use node::LabNode;
+pub use node::{Api, LabNode};
 
 use crate::pki::federation::{CreateOptions, Federation, IssueOptions};
 use crate::pki::profile::Subject;
@@ -107,29 +108,7 @@ impl Lab {
         let roots = tls_ca(&fed)?;
         let tls_roots = crate::pki::tls::client_config_with_roots(&roots)
             .map_err(failed("the federation's TLS CAs"))?;
-        let mut smp = Command::new(binary)
-            .arg("--data-dir")
-            .arg(&smp_dir)
-            .args(["smp", "serve", "--listen", "127.0.0.1:0"])
-            .stdout(output_file(&smp_dir.join("smp.out"))?)
-            .stderr(output_file(&smp_dir.join("smp.log"))?)
-            .spawn()
-            .map_err(failed(format!("starting {}", binary.display())))?;
-        let line = wait_for_line(&smp_dir.join("smp.out"), &mut smp, |l| {
-            l.contains("http://")
-        })
-        .map_err(|detail| {
-            let _ = smp.kill();
-            LabError {
-                step: "starting the SMP".into(),
-                detail,
-            }
-        })?;
-        let smp_url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_default()
-            .to_owned();
+        let (smp, smp_url) = start_smp(binary, &smp_dir)?;
         Ok(Lab {
             dir: dir.to_owned(),
             binary: binary.to_owned(),
@@ -190,7 +169,7 @@ impl Lab {
                 step: "adding the API client".into(),
                 detail: format!("no token in {made:?}"),
             })?;
-        let node = LabNode::new(node::Setup {
+        let node = LabNode {
             name: spec.name.to_owned(),
             label: spec.label.to_owned(),
             root,
@@ -204,7 +183,8 @@ impl Lab {
             token,
             binary: self.binary.clone(),
             client: self.tls_roots.clone(),
-        });
+            process: None,
+        };
         for doc in [MESSAGE_DOC, RECEIPT_DOC] {
             self.publish(&node, doc, &node.as4_url())?;
         }
@@ -288,6 +268,33 @@ impl Lab {
     pub fn detach(&mut self) -> Option<u32> {
         self.smp.take().map(|c| c.id())
     }
+}
+
+/// Runs `sdk-relay smp serve` for `smp_dir` on a free loopback port; the process and its URL.
+pub fn start_smp(binary: &Path, smp_dir: &Path) -> Result<(Child, String), LabError> {
+    let out = smp_dir.join("smp.out");
+    let mut smp = Command::new(binary)
+        .arg("--data-dir")
+        .arg(smp_dir)
+        .args(["smp", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(output_file(&out)?)
+        .stderr(output_file(&smp_dir.join("smp.log"))?)
+        .spawn()
+        .map_err(failed(format!("starting {}", binary.display())))?;
+    let line = wait_for_line(&out, &mut smp, |l| l.contains("http://")).map_err(|detail| {
+        let _ = smp.kill();
+        let _ = smp.wait();
+        LabError {
+            step: "starting the SMP".into(),
+            detail,
+        }
+    })?;
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_default()
+        .to_owned();
+    Ok((smp, url))
 }
 
 /// The federation's TLS CA certificates (root and issuing).

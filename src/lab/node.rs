@@ -11,23 +11,6 @@ use super::{LabError, failed, output_file, tail, terminate, wait_for_line_after}
 use crate::pki::{KeyStore, Purpose};
 use crate::server::client::{self, Answer, Call, ClientError};
 
-/// What [`super::Lab::node`] made.
-pub(super) struct Setup {
-    pub name: String,
-    pub label: String,
-    pub root: PathBuf,
-    pub data: PathBuf,
-    pub config: PathBuf,
-    pub org: String,
-    pub functions: Vec<String>,
-    pub ap_id: String,
-    pub api_port: u16,
-    pub as4_port: u16,
-    pub token: String,
-    pub binary: PathBuf,
-    pub client: Arc<rustls::ClientConfig>,
-}
-
 /// A node's directory and, while it runs, its process (killed when this is dropped, unless detached).
 pub struct LabNode {
     pub name: String,
@@ -43,9 +26,9 @@ pub struct LabNode {
     pub as4_port: u16,
     /// The bearer token of the organisation's API client.
     pub token: String,
-    binary: PathBuf,
-    client: Arc<rustls::ClientConfig>,
-    process: Option<Child>,
+    pub(super) binary: PathBuf,
+    pub(super) client: Arc<rustls::ClientConfig>,
+    pub(super) process: Option<Child>,
 }
 
 impl Drop for LabNode {
@@ -55,25 +38,6 @@ impl Drop for LabNode {
 }
 
 impl LabNode {
-    pub(super) fn new(s: Setup) -> LabNode {
-        LabNode {
-            name: s.name,
-            label: s.label,
-            root: s.root,
-            data: s.data,
-            config: s.config,
-            org: s.org,
-            functions: s.functions,
-            ap_id: s.ap_id,
-            api_port: s.api_port,
-            as4_port: s.as4_port,
-            token: s.token,
-            binary: s.binary,
-            client: s.client,
-            process: None,
-        }
-    }
-
     pub fn as4_url(&self) -> String {
         format!("https://127.0.0.1:{}/as4", self.as4_port)
     }
@@ -158,6 +122,15 @@ impl LabNode {
             .map_or(0.0, |kb| kb / 1024.0)
     }
 
+    /// A handle for API calls with the node's own client token, to move into tasks.
+    pub fn api(&self) -> Api {
+        Api {
+            base: self.api_url(),
+            token: self.token.clone(),
+            client: self.client.clone(),
+        }
+    }
+
     /// One API call with `token`; JSON when there is a body.
     pub async fn call_as(
         &self,
@@ -166,22 +139,11 @@ impl LabNode {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Answer, ClientError> {
-        let url = format!("{}{path}", self.api_url());
-        let mut headers = vec![("authorization", format!("Bearer {token}"))];
-        if body.is_some() {
-            headers.push(("content-type", "application/json".into()));
+        Api {
+            token: token.to_owned(),
+            ..self.api()
         }
-        client::send(
-            self.client.clone(),
-            Call {
-                method,
-                url: &url,
-                headers,
-                body: Bytes::from(body.unwrap_or_default()),
-            },
-            Duration::from_secs(300),
-            512 * 1024 * 1024,
-        )
+        .call(method, path, body)
         .await
     }
 
@@ -232,4 +194,40 @@ impl LabNode {
 fn write_pem(path: &Path, cert: &rustls_pki_types::CertificateDer<'_>) -> Result<(), LabError> {
     let pem = crate::pki::cert::to_pem(std::slice::from_ref(cert));
     std::fs::write(path, pem).map_err(failed(path.display().to_string()))
+}
+
+/// A node's API as one client sees it.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    token: String,
+    client: Arc<rustls::ClientConfig>,
+}
+
+impl Api {
+    /// One call; JSON when there is a body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut headers = vec![("authorization", format!("Bearer {}", self.token))];
+        if body.is_some() {
+            headers.push(("content-type", "application/json".into()));
+        }
+        client::send(
+            self.client.clone(),
+            Call {
+                method,
+                url: &url,
+                headers,
+                body: Bytes::from(body.unwrap_or_default()),
+            },
+            Duration::from_secs(300),
+            512 * 1024 * 1024,
+        )
+        .await
+    }
 }

@@ -2,27 +2,28 @@
 //! node's data directory (keys, trust, address book, API client, SMP registrations), start it, kill it, and
 //! talk to its API over TLS.
 
-use std::io::{BufRead, BufReader};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use sdk_relay::lab::{Lab, LabNode, NodeSpec};
 use sdk_relay::pki::federation::Federation;
-use sdk_relay::pki::profile::Subject;
-use sdk_relay::pki::{KeyStore, Purpose, Role};
+use sdk_relay::pki::{KeyStore, Purpose};
 use sdk_relay::server::client::{self, Answer, Call};
 use serde_json::{Value, json};
 
-use super::pki::{fast, federation, relay_ok, subject, trust_federation};
+#[allow(unused_imports)]
+pub use sdk_relay::lab::{MESSAGE_DOC, RECEIPT_DOC};
 
 pub const ENV: &str = "node-test";
-pub const MESSAGE_DOC: &str = "urn:riv:infrastructure:messaging:MessageWithAttachments:3::messagePayload##3.0::tm-base-ext-sigenc";
-pub const RECEIPT_DOC: &str = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2::ApplicationResponse##fdc:digg.se:edelivery:messagetype:response:1::2.1::tm-base-ext-sigenc";
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_sdk-relay"))
+}
 
 /// A child process killed when dropped.
-pub struct Proc(pub Child);
+pub struct Proc(pub std::process::Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -31,97 +32,52 @@ impl Drop for Proc {
     }
 }
 
-/// The federation, the shared SMP and the runtime the test's API calls use.
+/// The lab (federation, shared SMP) in a temporary directory, and the runtime the test's API calls use.
 pub struct World {
+    pub lab: Lab,
     pub dir: tempfile::TempDir,
-    pub fed: Federation,
-    pub smp_dir: PathBuf,
-    pub smp_url: String,
-    _smp: Proc,
     pub rt: tokio::runtime::Runtime,
-    tls_roots: Arc<rustls::ClientConfig>,
 }
 
-/// One node's directory and, while it runs, its process.
-pub struct Node {
-    pub name: String,
-    pub root: PathBuf,
-    pub data: PathBuf,
-    pub config: PathBuf,
-    pub org: String,
-    pub functions: Vec<String>,
-    pub ap_id: String,
-    pub api_port: u16,
-    pub as4_port: u16,
-    pub token: String,
-    pub process: Option<Proc>,
-    client: Arc<rustls::ClientConfig>,
+impl Deref for World {
+    type Target = Lab;
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
+/// A lab node with the tests' blocking, panicking helpers.
+pub struct Node(pub LabNode);
+
+impl Deref for Node {
+    type Target = LabNode;
+    fn deref(&self) -> &LabNode {
+        &self.0
+    }
+}
+
+impl DerefMut for Node {
+    fn deref_mut(&mut self) -> &mut LabNode {
+        &mut self.0
+    }
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn pem_file(path: &Path, cert: &rustls_pki_types::CertificateDer<'_>) -> String {
-    std::fs::write(
-        path,
-        sdk_relay::pki::cert::to_pem(std::slice::from_ref(cert)),
-    )
-    .unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn leaf(data: &Path, purpose: Purpose) -> rustls_pki_types::CertificateDer<'static> {
-    KeyStore::open(data)
-        .signing(purpose)
-        .unwrap()
-        .leaf()
-        .cloned()
-        .unwrap()
+    sdk_relay::lab::free_port().expect("a free port")
 }
 
 /// Runs `sdk-relay smp serve` on a free loopback port for `data_dir`; returns the process and its URL.
 pub fn smp_serve(data_dir: &Path) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["smp", "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no SMP URL in {line:?}"))
-        .to_owned();
+    let (child, url) = sdk_relay::lab::start_smp(binary(), data_dir).expect("the SMP starts");
     (Proc(child), url)
 }
 
 /// The federation's TLS CA certificates (root and issuing): what API clients trust.
 pub fn tls_ca(fed: &Federation) -> Vec<rustls_pki_types::CertificateDer<'static>> {
-    fed.trust_files()
-        .into_iter()
-        .filter(|(role, _)| *role == Role::Tls)
-        .flat_map(|(_, path)| {
-            sdk_relay::pki::read_certificates(&std::fs::read(&path).unwrap(), "tls ca").unwrap()
-        })
-        .collect()
+    sdk_relay::lab::tls_ca(fed).expect("the TLS CAs")
 }
 
 impl World {
-    /// A TLS client configuration that trusts the nodes' API certificates (no client certificate).
-    pub fn api_client_config(&self) -> Arc<rustls::ClientConfig> {
-        self.tls_roots.clone()
-    }
-
     /// Kommun A (one functional address) and Region B (two), set up but not started.
     pub fn pair(&self) -> (Node, Node) {
         let a = self.node(
@@ -141,19 +97,11 @@ impl World {
 
     pub fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let fed = federation(&dir.path().join("fed"), ENV);
-        let smp_dir = dir.path().join("smp");
-        super::pki::issue_into(&smp_dir, &fed, Purpose::Smp, "SMP0001-SDK-TEST", &fast());
-        let (smp, smp_url) = smp_serve(&smp_dir);
-        let tls_roots = sdk_relay::pki::tls::client_config_with_roots(&tls_ca(&fed)).unwrap();
+        let lab = Lab::create(dir.path(), binary(), ENV).expect("the lab");
         World {
+            lab,
             dir,
-            fed,
-            smp_dir,
-            smp_url,
-            _smp: smp,
             rt: tokio::runtime::Runtime::new().unwrap(),
-            tls_roots,
         }
     }
 
@@ -171,171 +119,38 @@ impl World {
         functions: &[&str],
         edit: impl FnOnce(&mut String),
     ) -> Node {
-        let root = self.dir.path().join(name);
-        let data = root.join("data");
-        trust_federation(&data, &self.fed);
-        super::pki::issue_into(&data, &self.fed, Purpose::Ap, ap_id, &fast());
-        let tls_subject = Subject {
-            dns_names: vec!["127.0.0.1".into()],
-            ..subject("localhost")
+        let spec = NodeSpec {
+            name,
+            label: name,
+            ap_id,
+            org,
+            functions,
         };
-        let (key, chain) = self.fed.issue(Purpose::Tls, &tls_subject, &fast()).unwrap();
-        KeyStore::open(&data)
-            .add(Purpose::Tls, self.fed.env(), &key, &chain)
-            .unwrap();
-        super::pki::issue_into(&data, &self.fed, Purpose::O2oSign, name, &fast());
-        super::pki::issue_into(&data, &self.fed, Purpose::O2oEncrypt, name, &fast());
-        let (api_port, as4_port) = (free_port(), free_port());
-        let mut text = format!(
-            r#"[node]
-name = "{name}"
-environment = "{ENV}"
-data_dir = "data"
-
-[api]
-listen = "127.0.0.1:{api_port}"
-
-[as4]
-listen = "127.0.0.1:{as4_port}"
-public_url = "https://127.0.0.1:{as4_port}/as4"
-ap_id = "{ap_id}"
-
-[smp]
-url = "{smp}"
-cache_seconds = 600
-
-[retry]
-first_delay_seconds = 1
-max_delay_seconds = 2
-expiry_seconds = 600
-per_peer = 4
-"#,
-            smp = self.smp_url
-        );
-        edit(&mut text);
-        let config = root.join("sdk-relay.toml");
-        std::fs::write(&config, text).unwrap();
-        relay_ok(&data, &["addressbook", "org", "add", org, "--name", name]);
-        for f in functions {
-            relay_ok(
-                &data,
-                &["addressbook", "function", "add", org, f, "--name", f],
-            );
-        }
-        let out = relay_ok(&data, &["clients", "add", "--org", org, "--json"]);
-        let made: Value = serde_json::from_str(&out).unwrap();
-        let token = made["token"].as_str().unwrap().to_owned();
-        let node = Node {
-            name: name.to_owned(),
-            root,
-            data,
-            config,
-            org: org.to_owned(),
-            functions: functions.iter().map(|f| f.to_string()).collect(),
-            ap_id: ap_id.to_owned(),
-            api_port,
-            as4_port,
-            token,
-            process: None,
-            client: self.tls_roots.clone(),
-        };
-        for doc in [MESSAGE_DOC, RECEIPT_DOC] {
-            self.publish(&node, doc, &node.as4_url());
-        }
-        node
+        Node(self.lab.node(&spec, edit).expect("the node's setup"))
     }
 
     /// A PEM file of the federation's TLS CAs (root and issuing): what an API client gives as `--ca`.
     pub fn tls_ca_file(&self) -> PathBuf {
-        let pem = sdk_relay::pki::cert::to_pem(&tls_ca(&self.fed));
-        let path = self.dir.path().join("tls-ca.pem");
-        std::fs::write(&path, pem).unwrap();
-        path
+        self.lab.tls_ca_file().expect("the TLS CA file")
     }
 
     /// Registers `node`'s organisation for `doc` in the shared SMP, at `endpoint`.
     pub fn publish(&self, node: &Node, doc: &str, endpoint: &str) {
-        let d = &node.root;
-        let ap = pem_file(&d.join("ap.pem"), &leaf(&node.data, Purpose::Ap));
-        let sign = pem_file(&d.join("sign.pem"), &leaf(&node.data, Purpose::O2oSign));
-        let enc = pem_file(&d.join("enc.pem"), &leaf(&node.data, Purpose::O2oEncrypt));
-        relay_ok(
-            &self.smp_dir,
-            &[
-                "smp",
-                "publish",
-                &node.org,
-                "--document-type",
-                doc,
-                "--endpoint-url",
-                endpoint,
-                "--ap-cert",
-                &ap,
-                "--signing-cert",
-                &sign,
-                "--encryption-cert",
-                &enc,
-            ],
-        );
+        self.lab.publish(node, doc, endpoint).expect("smp publish");
     }
 }
 
 impl Node {
-    pub fn as4_url(&self) -> String {
-        format!("https://127.0.0.1:{}/as4", self.as4_port)
-    }
-
-    pub fn api_url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.api_port)
-    }
-
     /// Starts the node and waits until it says `ready`.
     pub fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join("node.log"))
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
-            .args(["serve", "--config"])
-            .arg(&self.config)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line == "ready" => break,
-                Some(Ok(_)) => {}
-                _ => panic!("{} did not start: {}", self.name, self.log()),
-            }
-        }
-        self.process = Some(Proc(child));
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    pub fn kill(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            let _ = p.0.kill();
-            let _ = p.0.wait();
+        if let Err(e) = self.0.start() {
+            panic!("{e}");
         }
     }
 
     /// SIGTERM, then wait for the exit; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut p) = self.process.take() else {
-            return true;
-        };
-        let pid = p.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let status = p.0.wait().unwrap();
-        std::mem::forget(p);
-        status.success()
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.root.join("node.log")).unwrap_or_default()
+        self.0.stop().expect("SIGTERM")
     }
 
     /// One API call with this node's token (or `token`).
@@ -357,22 +172,10 @@ impl Node {
         path: &str,
         body: Option<&[u8]>,
     ) -> Answer {
-        let url = format!("{}{path}", self.api_url());
-        let mut headers = vec![("authorization", format!("Bearer {token}"))];
-        if body.is_some() {
-            headers.push(("content-type", "application/json".into()));
-        }
-        rt.block_on(client::send(
-            self.client.clone(),
-            Call {
-                method,
-                url: &url,
-                headers,
-                body: Bytes::from(body.unwrap_or_default().to_vec()),
-            },
-            Duration::from_secs(120),
-            256 * 1024 * 1024,
-        ))
+        rt.block_on(
+            self.0
+                .call_as(token, method, path, body.map(<[u8]>::to_vec)),
+        )
         .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
     }
 
@@ -605,12 +408,5 @@ pub fn audit_text(node: &Node) -> String {
 
 /// Peak resident memory of a running node (VmHWM), in MB.
 pub fn peak_memory_mb(node: &Node) -> f64 {
-    let pid = node.process.as_ref().map(|p| p.0.id()).unwrap_or(0);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    node.0.peak_memory_mb()
 }
