@@ -25,6 +25,7 @@ pub struct InitArgs {
     force: bool,
 }
 
+/// Check a node's configuration file.
 #[derive(clap::Args)]
 pub struct ConfigArgs {
     #[command(subcommand)]

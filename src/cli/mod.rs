@@ -40,7 +40,7 @@ pub mod exit {
     after_help = "Exit codes: 0 success, 1 the command found problems (e.g. invalid documents), 2 usage or I/O error."
 )]
 struct Cli {
-    /// The node's data directory (keys, trust, CRLs; later the database and audit log).
+    /// The node's data directory: keys, trust, CRLs, the database (node.redb) and the audit log.
     #[arg(
         long,
         global = true,

@@ -32,7 +32,8 @@ fn material(
 ) -> Result<(KeyPair, CertificateDer<'static>), NodeError> {
     let entry = store.signing(purpose).map_err(|e| {
         NodeError::Keys(format!(
-            "{e} (issue one with `sdk-relay certs issue --purpose {}` or import one)",
+            "{e} (make one with `sdk-relay certs csr --purpose {}` and import the certificate, or `certs issue {}` from a test federation)",
+            purpose.as_str(),
             purpose.as_str()
         ))
     })?;
@@ -73,7 +74,7 @@ impl NodeKeys {
         }
         if o2o_decrypt.is_empty() {
             return Err(NodeError::Keys(
-                "no o2o-encrypt key (issue one with `sdk-relay certs issue --purpose o2o-encrypt`)"
+                "no o2o-encrypt key (make one with `sdk-relay certs csr --purpose o2o-encrypt` and import the certificate)"
                     .into(),
             ));
         }

@@ -95,7 +95,7 @@ impl Node {
         let tls =
             TlsConfigs::load(&data_dir, env.clone(), RevocationPolicy::default()).map_err(|e| {
                 NodeError::Keys(format!(
-                    "TLS: {e} (issue or import one with `sdk-relay certs ... --purpose tls`)"
+                    "TLS: {e} (make one with `sdk-relay certs csr --purpose tls` and import the certificate)"
                 ))
             })?;
         let signer = CheckpointSigner::new(&keys.ap_pair, keys.ap_signer.certificate().clone())
