@@ -129,23 +129,28 @@ fn tf04_receive_deliver_and_send_the_receipt() {
     a.start();
     b.start();
     let id = created_id(&a.post(&world.rt, &message_to(&a, &b, "TF-04", "Hej")));
-    a.wait_status(&world.rt, &id, "ACCEPTED", WAIT);
+    let accepted = a.wait_status(&world.rt, &id, "ACCEPTED", WAIT);
     let at_b = b.list(&world.rt, "");
-    let delivered: Vec<_> = at_b.iter().filter(|m| m["id"] == id.as_str()).collect();
-    assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0]["attributes"]["messageStatus"], "NEW");
-    // B's Meddelandekvittens went out and got its own transport receipt.
-    let receipt = at_b
-        .iter()
-        .find(|m| {
-            m["attributes"]["label"]
-                .as_str()
-                .is_some_and(|l| l.contains(&id))
-        })
-        .expect("B's receipt");
-    let rid = receipt["id"].as_str().unwrap();
-    b.wait_status(&world.rt, rid, "SUBMITTED", WAIT);
+    assert_eq!(
+        at_b.len(),
+        1,
+        "only the message; B's receipt is not listed: {at_b:#?}"
+    );
+    assert_eq!(at_b[0]["id"], id.as_str());
+    assert_eq!(at_b[0]["attributes"]["messageStatus"], "NEW");
+    // B's Meddelandekvittens went out and got its own transport receipt (SUBMITTED: only receipts end so).
+    assert!(
+        accepted.to_string().contains("Meddelandekvittens"),
+        "{accepted:#}"
+    );
     assert!(a.stop() && b.stop());
+    let submitted: Vec<Value> = audit_text(&b)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["kind"] == "message.submitted")
+        .collect();
+    assert_eq!(submitted.len(), 1, "B's receipt, SUBMITTED once");
+    assert_eq!(submitted[0]["org"], b.org.as_str());
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::problem::{CONTENT_TYPE as PROBLEM, Problem};
 use crate::audit::ActorKind;
 use crate::directory::clients::Client;
 use crate::envelope::Message;
-use crate::store::{Direction, Filter, Status, StoreError, StoredMessage};
+use crate::store::{Direction, Filter, Kind, Status, StoreError, StoredMessage};
 use crate::xml::Limits;
 
 /// An HTTP answer from a handler.
@@ -258,8 +258,11 @@ impl Node {
             }
         }
         let messages = self.store.list(&filter).map_err(store_problem)?;
+        // The Meddelandekvittens the node sends for a received message is the MT's, not one the client sent:
+        // it stays out of the list (its outcome shows in the sender's status; GET by id still finds it).
         let data: Vec<_> = messages
             .iter()
+            .filter(|m| m.message.kind == Kind::Message)
             .filter(|m| client.may_act_for(&m.message.org, m.message.function.as_deref()))
             .map(|m| message_def(m, None))
             .collect();
