@@ -36,6 +36,12 @@ fn the_demo_runs_to_the_end_with_accepted_rejected_and_verified_audit_logs() {
         assert!(out.contains(expected), "no {expected:?} in:\n{out}");
     }
     assert!(!out.contains('✗'), "{out}");
+    // The nodes were stopped cleanly, so each log ends in a signed checkpoint.
+    assert_eq!(
+        out.matches("1 checkpoints, anchored to record").count(),
+        2,
+        "{out}"
+    );
     // The temporary directory is gone afterwards.
     let dir = out
         .lines()

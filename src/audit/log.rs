@@ -192,7 +192,8 @@ impl AuditLog {
         Ok(seqs)
     }
 
-    /// Writes a checkpoint for the current end of the log now (e.g. at a clean shutdown).
+    /// Writes a checkpoint for the current end of the log now (e.g. at a clean shutdown), unless the last
+    /// checkpoint already anchors it.
     pub fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
         let Some(signer) = &self.signer else {
             return Ok(None);
@@ -200,10 +201,13 @@ impl AuditLog {
         let _in_process = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let _lock = self.lock()?;
         let tail = self.tail()?;
-        if tail.next_seq == 0 {
+        let Some(last) = tail.next_seq.checked_sub(1) else {
+            return Ok(None);
+        };
+        if self.last_checkpoint()?.is_some_and(|c| c.seq == last) {
             return Ok(None);
         }
-        self.write_checkpoint(signer, tail.next_seq - 1, &tail.last_hash)
+        self.write_checkpoint(signer, last, &tail.last_hash)
             .map(Some)
     }
 

@@ -62,6 +62,12 @@ fn serve(args: Args) -> Result<u8> {
             let _ = stop_tx.send(true);
         });
         crate::server::serve(node.clone(), bound, stop_rx).await?;
+        // A signed checkpoint at the end of the log, so that everything up to a clean stop is anchored.
+        match node.audit.checkpoint() {
+            Ok(Some(c)) => node.log_info(&format!("audit checkpoint at record {}", c.seq)),
+            Ok(None) => {}
+            Err(e) => node.log_error(&format!("audit checkpoint at stop failed: {e}")),
+        }
         node.log_info("stopped");
         Ok(exit::OK)
     })
