@@ -226,7 +226,7 @@ impl Worker {
             pack(&message, &[&payload], &node2.keys.ap_signer, &recipient)
         })
         .await;
-        let packed = match packed {
+        let mut packed = match packed {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => return Outcome::Failed(format!("packing: {e}")),
             Err(e) => return Outcome::Retry(format!("packing: {e}")),
@@ -239,7 +239,8 @@ impl Worker {
                 method: "POST",
                 url: &meta.endpoint_url,
                 headers: vec![("content-type", packed.content_type.clone())],
-                body: Bytes::from(packed.body.clone()),
+                // The receipt check needs only the id and the references: the body moves, uncopied.
+                body: Bytes::from(std::mem::take(&mut packed.body)),
             },
             timeout,
             4 * 1024 * 1024,

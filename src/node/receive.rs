@@ -51,6 +51,26 @@ enum Verdict {
     Rejected(Vec<LineResponse>),
 }
 
+/// A receipt line per rule the message breaks: XSD rules are structure (SV), the rest business rules (BV).
+fn violation_lines(violations: &[crate::envelope::Violation]) -> Vec<LineResponse> {
+    violations
+        .iter()
+        .map(|v| {
+            let (code, detail) = if v.rule.starts_with("XSD") {
+                (ReasonCode::Sv, "structure")
+            } else {
+                (ReasonCode::Bv, "invariant")
+            };
+            line(
+                code,
+                detail,
+                &v.location,
+                format!("{}: {}", v.rule, v.message),
+            )
+        })
+        .collect()
+}
+
 fn line(code: ReasonCode, detail: &str, line_id: &str, reason: String) -> LineResponse {
     LineResponse {
         line_id: if line_id.is_empty() {
@@ -242,8 +262,7 @@ impl Node {
     ) -> Result<(), NotTaken> {
         let pinned = self.sender_certificate(rt, xhe)?;
         let checker = self.checker();
-        let (verdict, payload) = self.judge(doc, xhe, pinned.as_ref(), &checker)?;
-        let message = Message::parse(&payload, &Limits::default()).ok();
+        let (verdict, payload, message) = self.judge(doc, xhe, pinned.as_ref(), &checker)?;
         let function = xhe.payload.handling_service_id.clone();
         let record = NewMessage {
             id: xhe.id.clone(),
@@ -323,20 +342,22 @@ impl Node {
         Ok(())
     }
 
-    /// Opens the envelope and judges the message inside (spec §4.2). Returns the verdict and what to keep:
-    /// the decrypted SDK message (or the envelope itself when it could not be opened).
+    /// Opens the envelope and judges the message inside (spec §4.2). Returns the verdict, what to keep (the
+    /// decrypted SDK message, or the envelope itself when it could not be opened) and the message as read,
+    /// when it reads.
     fn judge(
         &self,
         doc: &Doc<'_>,
         xhe: &Xhe,
         pinned: Option<&rustls_pki_types::CertificateDer<'static>>,
         checker: &crate::pki::Checker<'_>,
-    ) -> Result<(Verdict, Vec<u8>), NotTaken> {
-        let original = doc.source().as_bytes().to_vec();
+    ) -> Result<(Verdict, Vec<u8>, Option<Message>), NotTaken> {
+        // Only a message rejected for its signature keeps the envelope itself.
         let sig = |reason: String| {
             Ok((
                 Verdict::Rejected(vec![line(ReasonCode::Sig, "security", "NA", reason)]),
-                original.clone(),
+                doc.source().as_bytes().to_vec(),
+                None,
             ))
         };
         let Some(pinned) = pinned else {
@@ -379,36 +400,24 @@ impl Node {
                 "the message is {} bytes, more than the {limit} bytes this node takes",
                 payload.len()
             );
+            let message = Message::parse(&payload, &Limits::default()).ok();
             return Ok((
                 Verdict::Rejected(vec![line(ReasonCode::Bv, "too-long", "NA", reason)]),
                 payload,
+                message,
             ));
         }
-        let verdict = match Message::parse(&payload, &Limits::default()) {
-            Ok(message) => self.business_rules(&message, xhe),
-            Err(DocumentError::Invalid { violations, .. }) => Verdict::Rejected(
-                violations
-                    .iter()
-                    .map(|v| {
-                        let (code, detail) = if v.rule.starts_with("XSD") {
-                            (ReasonCode::Sv, "structure")
-                        } else {
-                            (ReasonCode::Bv, "invariant")
-                        };
-                        line(
-                            code,
-                            detail,
-                            &v.location,
-                            format!("{}: {}", v.rule, v.message),
-                        )
-                    })
-                    .collect(),
-            ),
-            Err(e) => {
-                Verdict::Rejected(vec![line(ReasonCode::Sv, "structure", "NA", e.to_string())])
+        let (verdict, message) = match Message::parse(&payload, &Limits::default()) {
+            Ok(message) => (self.business_rules(&message, xhe), Some(message)),
+            Err(DocumentError::Invalid { violations, .. }) => {
+                (Verdict::Rejected(violation_lines(&violations)), None)
             }
+            Err(e) => (
+                Verdict::Rejected(vec![line(ReasonCode::Sv, "structure", "NA", e.to_string())]),
+                None,
+            ),
         };
-        Ok((verdict, payload))
+        Ok((verdict, payload, message))
     }
 
     /// The rules between the message and its envelope, and this node's functional addresses.
