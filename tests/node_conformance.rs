@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::node::{
-    MESSAGE_DOC, World, audit_text, created_id, ebms_errors, key_of, message_to, peak_memory_mb,
-    post_as4, sealed_xhe, sealed_xhe_signed_by, send_packed, with_file,
+    MESSAGE_DOC, World, audit_text, created_id, ebms_errors, key_of, message_to, post_as4,
+    sealed_xhe, sealed_xhe_signed_by, send_packed, with_file,
 };
 use sdk_relay::pki::Purpose;
 use serde_json::{Value, json};
@@ -311,8 +311,8 @@ fn tf08_a_message_of_at_least_70_mb_is_delivered() {
     println!(
         "TF-08: XHE {:.1} MB; peak memory: A {:.0} MB, B {:.0} MB",
         xhe_bytes as f64 / 1048576.0,
-        peak_memory_mb(&a),
-        peak_memory_mb(&b)
+        a.peak_memory_mb(),
+        b.peak_memory_mb()
     );
     assert!(a.stop() && b.stop());
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::exit;
-use crate::lab::{Lab, LabNode, NodeSpec};
+use crate::lab::{Draft, Lab, LabNode, NodeSpec, attach};
 
 /// Run two SDK nodes on this machine and exchange messages between them.
 #[derive(clap::Args)]
@@ -288,44 +288,30 @@ impl Demo {
         expected: &'static str,
     ) -> Result<()> {
         let (sender, recipient) = (&self.nodes[from], &self.nodes[to]);
-        let mut document = json!({"documentId": "doc-1", "documentName": label,
-            "contentTextBody": [format!("{label}: från {} till {}.", sender.label, recipient.label)]});
+        let text = format!("{label}: från {} till {}.", sender.label, recipient.label);
+        let mut body = Draft {
+            from: sender,
+            from_function,
+            to: recipient,
+            to_function,
+            label,
+            document_name: label,
+            text: &text,
+        }
+        .json();
         if let Some((name, bytes)) = &file {
-            document["contentFiles"] = json!([{"fileName": name, "contentType": "application/pdf",
-                "content": base64::engine::general_purpose::STANDARD.encode(bytes)}]);
+            attach(&mut body, name, "application/pdf", bytes);
         }
-        let mut attributes = json!({
-            "confidentiality": true,
-            "label": label,
-            "sender": sender.org,
-            "recipient": recipient.org,
-            "senderAttention": {"subOrganization": {"extension": from_function}},
-            "recipientAttention": {"subOrganization": {"extension": to_function}},
-            "digitalDocument": [document]
-        });
         if let Some(earlier) = reply_to {
+            let conversation = self.conversation_of(from, earlier)?;
+            let attributes = &mut body["data"]["attributes"];
             attributes["refToMessageId"] = earlier.into();
-            attributes["conversationId"] = self.conversation_of(from, earlier)?.into();
+            attributes["conversationId"] = conversation.into();
         }
-        let body =
-            serde_json::to_vec(&json!({"data": {"type": "messages", "attributes": attributes}}))?;
-        let answer = self
+        let id = self
             .rt
-            .block_on(sender.call("POST", "/v1/sdk/messages", Some(body)))?;
-        if answer.status != 201 {
-            bail!(
-                "{} refused the message ({}): {}",
-                sender.label,
-                answer.status,
-                String::from_utf8_lossy(&answer.body)
-            );
-        }
-        let id = answer
-            .location
-            .as_deref()
-            .and_then(|l| l.rsplit('/').next())
-            .context("no Location in the answer")?
-            .to_owned();
+            .block_on(sender.api().submit(serde_json::to_vec(&body)?))
+            .with_context(|| format!("{} refused the message", sender.label))?;
         let number = self.sent.len() + 1;
         let attachment = file
             .as_ref()
@@ -369,19 +355,7 @@ impl Demo {
 
     /// A message's JSON (`data`) at `node`.
     fn get(&self, node: usize, id: &str) -> Result<Value> {
-        let answer = self.rt.block_on(self.nodes[node].call(
-            "GET",
-            &format!("/v1/sdk/messages/{id}"),
-            None,
-        ))?;
-        if answer.status != 200 {
-            bail!(
-                "{} has no message {id} ({})",
-                self.nodes[node].label,
-                answer.status
-            );
-        }
-        Ok(serde_json::from_slice::<Value>(&answer.body)?["data"].take())
+        Ok(self.rt.block_on(self.nodes[node].api().message(id))?)
     }
 
     /// Prints each status as it appears at the sending node; Region B replies to #1 once it has it.

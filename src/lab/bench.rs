@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Api, Lab, LabError, LabNode, NodeSpec};
+use super::{Api, Draft, Lab, LabError, LabNode, NodeSpec};
 
 /// RSA private-key operations per message, both nodes together: A seals (1) and signs the AS4 message (1);
 /// B decrypts the AS4 key (1) and the XHE key (1), signs the Meddelandekvittens (1), its AS4 receipt to A
@@ -116,10 +115,10 @@ pub fn run(
     a.start()?;
     b.start()?;
     let text = "Lorem ipsum dolor sit amet. ".repeat(10 * 1024 / 28);
-    let body = serde_json::to_vec(&message(a, b, "Bench", &text, None))
+    let body = serde_json::to_vec(&draft(a, b, "Bench", &text).json())
         .map_err(super::failed("the message body"))?;
     progress("warming up (SMP lookups, first connections)");
-    let warm = rt.block_on(submit(&a.api(), body.clone()))?;
+    let warm = rt.block_on(a.api().submit(body.clone()))?;
     rt.block_on(wait_accepted(&a.api(), &[warm], Duration::from_secs(60)))?;
 
     progress("measuring RSA-2048 signing on this machine");
@@ -133,11 +132,7 @@ pub fn run(
             "{} messages of 10 KB, {concurrency} concurrent client(s)",
             options.messages
         ));
-        let level = rt.block_on(level(&a.api(), &body, options.messages, concurrency))?;
-        levels.push(Level {
-            ratio_to_bound: level.messages_per_second / bound,
-            ..level
-        });
+        levels.push(rt.block_on(level(&a.api(), &body, options.messages, concurrency, bound))?);
     }
     let (peak_mb_a, peak_mb_b) = (a.peak_memory_mb(), b.peak_memory_mb());
     let large = if options.large_mb == 0 {
@@ -167,23 +162,17 @@ pub fn run(
     })
 }
 
-/// A createMessage body from `a` to `b`'s first functional address, with a file when given.
-fn message(a: &LabNode, b: &LabNode, label: &str, text: &str, file: Option<&[u8]>) -> Value {
-    let mut document =
-        json!({"documentId": "doc-1", "documentName": label, "contentTextBody": [text]});
-    if let Some(bytes) = file {
-        document["contentFiles"] = json!([{"fileName": "stor.bin", "contentType": "application/octet-stream",
-            "content": base64::engine::general_purpose::STANDARD.encode(bytes)}]);
+/// A message from `a`'s first functional address to `b`'s.
+fn draft<'a>(a: &'a LabNode, b: &'a LabNode, label: &'a str, text: &'a str) -> Draft<'a> {
+    Draft {
+        from: a,
+        from_function: a.functions.first().map_or("", String::as_str),
+        to: b,
+        to_function: b.functions.first().map_or("", String::as_str),
+        label,
+        document_name: label,
+        text,
     }
-    json!({"data": {"type": "messages", "attributes": {
-        "confidentiality": true,
-        "label": label,
-        "sender": a.org,
-        "recipient": b.org,
-        "senderAttention": {"subOrganization": {"extension": a.functions.first()}},
-        "recipientAttention": {"subOrganization": {"extension": b.functions.first()}},
-        "digitalDocument": [document]
-    }}})
 }
 
 fn api_failed(detail: String) -> LabError {
@@ -191,27 +180,6 @@ fn api_failed(detail: String) -> LabError {
         step: "an API call".into(),
         detail,
     }
-}
-
-/// POSTs a createMessage body; the new message's id.
-async fn submit(api: &Api, body: Vec<u8>) -> Result<String, LabError> {
-    let answer = api
-        .call("POST", "/v1/sdk/messages", Some(body))
-        .await
-        .map_err(|e| api_failed(e.to_string()))?;
-    if answer.status != 201 {
-        return Err(api_failed(format!(
-            "POST /v1/sdk/messages: {} {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        )));
-    }
-    answer
-        .location
-        .as_deref()
-        .and_then(|l| l.rsplit('/').next())
-        .map(str::to_owned)
-        .ok_or_else(|| api_failed("a 201 without Location".into()))
 }
 
 /// Waits until every message of `ids` is ACCEPTED at A; their JSON.
@@ -272,6 +240,7 @@ async fn level(
     body: &[u8],
     messages: usize,
     concurrency: usize,
+    bound: f64,
 ) -> Result<Level, LabError> {
     let mut clients = tokio::task::JoinSet::new();
     for i in 0..concurrency {
@@ -280,7 +249,7 @@ async fn level(
         clients.spawn(async move {
             let mut ids = Vec::with_capacity(share);
             for _ in 0..share {
-                ids.push(submit(&api, body.clone()).await?);
+                ids.push(api.submit(body.clone()).await?);
             }
             Ok::<_, LabError>(ids)
         });
@@ -305,15 +274,16 @@ async fn level(
         (Some(f), Some(l)) => (l - f).as_seconds_f64(),
         _ => f64::NAN,
     };
+    let messages_per_second = ids.len() as f64 / seconds;
     Ok(Level {
         concurrency,
         messages: ids.len(),
         seconds,
-        messages_per_second: ids.len() as f64 / seconds,
+        messages_per_second,
         p50_ms: percentile(&latencies, 0.5),
         p95_ms: percentile(&latencies, 0.95),
         p99_ms: percentile(&latencies, 0.99),
-        ratio_to_bound: 0.0,
+        ratio_to_bound: messages_per_second / bound,
     })
 }
 
@@ -327,18 +297,22 @@ fn large(
     // The file is base64'd into the SDK message, encrypted, and base64'd again into the XHE: ×16/9.
     let mut file = vec![0u8; mb * 1024 * 1024 * 9 / 16];
     aws_lc_rs::rand::fill(&mut file).map_err(super::failed("random content"))?;
-    let body = serde_json::to_vec(&message(a, b, "Stor bilaga", "Se bilagan.", Some(&file)))
-        .map_err(super::failed("the message body"))?;
+    let mut message = draft(a, b, "Stor bilaga", "Se bilagan.").json();
+    super::attach(&mut message, "stor.bin", "application/octet-stream", &file);
+    let body = serde_json::to_vec(&message).map_err(super::failed("the message body"))?;
+    let file_bytes = file.len() as u64;
     drop(file);
     let start = Instant::now();
-    let id = rt.block_on(submit(&a.api(), body))?;
+    let id = rt.block_on(a.api().submit(body))?;
     let submit_seconds = start.elapsed().as_secs_f64();
     let done = rt.block_on(wait_accepted(
         &a.api(),
         std::slice::from_ref(&id),
         Duration::from_secs(900),
     ))?;
-    let xhe_bytes = std::fs::metadata(a.data.join("payloads").join(&id)).map_or(0, |m| m.len());
+    let xhe_bytes = std::fs::metadata(crate::store::payload_path(&a.data, &id))
+        .map(|m| m.len())
+        .map_err(super::failed("the stored XHE"))?;
     let delivery_seconds = done
         .first()
         .and_then(|m| {
@@ -346,7 +320,7 @@ fn large(
         })
         .unwrap_or(f64::NAN);
     Ok(Large {
-        file_bytes: (mb * 1024 * 1024 * 9 / 16) as u64,
+        file_bytes,
         xhe_bytes,
         submit_seconds,
         delivery_seconds,
@@ -356,7 +330,7 @@ fn large(
 }
 
 /// Milliseconds per RSA-2048 PKCS#1 v1.5 signature with SHA-256, on one core.
-pub fn rsa_sign_ms() -> Result<f64, LabError> {
+fn rsa_sign_ms() -> Result<f64, LabError> {
     let key = crate::pki::KeyAlgorithm::Rsa2048
         .generate()
         .map_err(super::failed("an RSA key"))?;

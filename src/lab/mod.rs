@@ -3,6 +3,7 @@
 //! integration tests — the same setup an operator would make with the CLI, done by the CLI.
 
 pub mod bench;
+mod draft;
 mod node;
 
 use std::io::Read;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::CertificateDer;
 
+pub use draft::{Draft, attach};
 pub use node::{Api, LabNode};
 
 use crate::pki::federation::{CreateOptions, Federation, IssueOptions};
@@ -74,14 +76,15 @@ impl Drop for Lab {
 }
 
 /// RSA-2048 keys: what SDK's profiles allow and quick to make.
-fn issue_options() -> IssueOptions {
+pub fn fast() -> IssueOptions {
     IssueOptions {
         key: KeyAlgorithm::Rsa2048,
         ..IssueOptions::default()
     }
 }
 
-fn subject(common_name: &str) -> Subject {
+/// A subject with only a common name.
+pub fn subject(common_name: &str) -> Subject {
     Subject {
         common_name: common_name.to_owned(),
         ..Subject::default()
@@ -104,7 +107,13 @@ impl Lab {
         )
         .map_err(failed("creating the test federation"))?;
         let smp_dir = dir.join("smp");
-        issue_into(&smp_dir, &fed, Purpose::Smp, &subject("SMP0001-SDK-TEST"))?;
+        issue_into(
+            &smp_dir,
+            &fed,
+            Purpose::Smp,
+            &subject("SMP0001-SDK-TEST"),
+            &fast(),
+        )?;
         let roots = tls_ca(&fed)?;
         let tls_roots = crate::pki::tls::client_config_with_roots(&roots)
             .map_err(failed("the federation's TLS CAs"))?;
@@ -131,15 +140,27 @@ impl Lab {
     ) -> Result<LabNode, LabError> {
         let root = self.dir.join(spec.name);
         let data = root.join("data");
-        self.trust(&data)?;
-        issue_into(&data, &self.fed, Purpose::Ap, &subject(spec.ap_id))?;
+        trust_federation(&data, &self.fed)?;
+        issue_into(&data, &self.fed, Purpose::Ap, &subject(spec.ap_id), &fast())?;
         let tls_subject = Subject {
             dns_names: vec!["127.0.0.1".into()],
             ..subject("localhost")
         };
-        issue_into(&data, &self.fed, Purpose::Tls, &tls_subject)?;
-        issue_into(&data, &self.fed, Purpose::O2oSign, &subject(spec.name))?;
-        issue_into(&data, &self.fed, Purpose::O2oEncrypt, &subject(spec.name))?;
+        issue_into(&data, &self.fed, Purpose::Tls, &tls_subject, &fast())?;
+        issue_into(
+            &data,
+            &self.fed,
+            Purpose::O2oSign,
+            &subject(spec.name),
+            &fast(),
+        )?;
+        issue_into(
+            &data,
+            &self.fed,
+            Purpose::O2oEncrypt,
+            &subject(spec.name),
+            &fast(),
+        )?;
         let (api_port, as4_port) = (free_port()?, free_port()?);
         let mut text = config_text(
             spec,
@@ -191,28 +212,11 @@ impl Lab {
         Ok(node)
     }
 
-    /// Trusts every CA of the federation in `data_dir`, with the current CRLs.
-    pub fn trust(&self, data_dir: &Path) -> Result<(), LabError> {
-        let store = TrustStore::open(data_dir);
-        for (role, file) in self.fed.trust_files() {
-            let certs = read_pem(&file)?;
-            store
-                .import(self.fed.env(), role, &certs)
-                .map_err(failed("importing the federation's CAs"))?;
-        }
-        for crl in self.fed.crl_files() {
-            let bytes = std::fs::read(&crl).map_err(failed(crl.display().to_string()))?;
-            store
-                .import_crl(&bytes, "crl")
-                .map_err(failed("importing the federation's CRLs"))?;
-        }
-        Ok(())
-    }
-
     /// Registers `node`'s organisation for `doc` in the SMP, at `endpoint`, with its CertPub certificates.
     pub fn publish(&self, node: &LabNode, doc: &str, endpoint: &str) -> Result<(), LabError> {
-        let files = node.certificate_files()?;
-        let [ap, sign, enc] = files.each_ref().map(|p| p.to_string_lossy().into_owned());
+        let [ap, sign, enc] = [Purpose::Ap, Purpose::O2oSign, Purpose::O2oEncrypt]
+            .map(|purpose| node.certificate_file(purpose));
+        let [ap, sign, enc] = [ap?, sign?, enc?].map(|p| p.to_string_lossy().into_owned());
         self.run(
             &self.smp_dir,
             &[
@@ -314,20 +318,46 @@ fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, LabError> {
         .map_err(failed(path.display().to_string()))
 }
 
-fn issue_into(
+/// Trusts every CA of `fed` (under its environment) in `data_dir`, with the current CRLs.
+pub fn trust_federation(data_dir: &Path, fed: &Federation) -> Result<(), LabError> {
+    let store = TrustStore::open(data_dir);
+    for (role, file) in fed.trust_files() {
+        let certs = read_pem(&file)?;
+        store
+            .import(fed.env(), role, &certs)
+            .map_err(failed("importing the federation's CAs"))?;
+    }
+    import_crls(data_dir, fed)
+}
+
+/// Imports `fed`'s current CRLs into `data_dir`.
+pub fn import_crls(data_dir: &Path, fed: &Federation) -> Result<(), LabError> {
+    let store = TrustStore::open(data_dir);
+    for crl in fed.crl_files() {
+        let bytes = std::fs::read(&crl).map_err(failed(crl.display().to_string()))?;
+        store
+            .import_crl(&bytes, "crl")
+            .map_err(failed("importing the federation's CRLs"))?;
+    }
+    Ok(())
+}
+
+/// Issues a certificate for `purpose` from `fed` and stores it in `data_dir`'s key store; the entry id.
+pub fn issue_into(
     data_dir: &Path,
     fed: &Federation,
     purpose: Purpose,
     subject: &Subject,
-) -> Result<(), LabError> {
+    options: &IssueOptions,
+) -> Result<String, LabError> {
     let step = || format!("issuing the {purpose:?} key for {}", subject.common_name);
     let (key, chain) = fed
-        .issue(purpose, subject, &issue_options())
+        .issue(purpose, subject, options)
         .map_err(failed(step()))?;
-    KeyStore::open(data_dir)
+    let entry = KeyStore::open(data_dir)
         .add(purpose, fed.env(), &key, &chain)
         .map_err(failed(step()))?;
-    Ok(())
+    Ok(entry.id().to_owned())
 }
 
 fn config_text(spec: &NodeSpec<'_>, env: &str, smp_url: &str, api: u16, as4: u16) -> String {

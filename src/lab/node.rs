@@ -1,11 +1,12 @@
 //! One lab node: its directory, its process, and calls to its API.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde_json::Value;
 
 use super::{LabError, failed, output_file, tail, terminate, wait_for_line_after};
 use crate::pki::{KeyStore, Purpose};
@@ -99,7 +100,7 @@ impl LabNode {
     }
 
     /// The running process's id.
-    pub fn pid(&self) -> Option<u32> {
+    fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(Child::id)
     }
 
@@ -157,43 +158,13 @@ impl LabNode {
         self.call_as(&self.token, method, path, body).await
     }
 
-    /// The leaf certificate of the node's active key for `purpose`.
-    pub fn certificate(
-        &self,
-        purpose: Purpose,
-    ) -> Result<rustls_pki_types::CertificateDer<'static>, LabError> {
-        let what = || format!("{}'s {purpose:?} certificate", self.name);
+    /// The certificate file (leaf first) of the node's active key for `purpose`: what `smp publish` reads.
+    pub(super) fn certificate_file(&self, purpose: Purpose) -> Result<PathBuf, LabError> {
         let entry = KeyStore::open(&self.data)
             .signing(purpose)
-            .map_err(failed(what()))?;
-        entry.leaf().cloned().ok_or_else(|| LabError {
-            step: what(),
-            detail: "no certificate".into(),
-        })
+            .map_err(failed(format!("{}'s {purpose:?} certificate", self.name)))?;
+        Ok(entry.dir().join("cert.pem"))
     }
-
-    /// PEM files of the AP, O2O signing and O2O encryption certificates: what the SMP publishes.
-    pub(super) fn certificate_files(&self) -> Result<[PathBuf; 3], LabError> {
-        let mut files = Vec::new();
-        for (purpose, name) in [
-            (Purpose::Ap, "ap.pem"),
-            (Purpose::O2oSign, "sign.pem"),
-            (Purpose::O2oEncrypt, "enc.pem"),
-        ] {
-            let path = self.root.join(name);
-            write_pem(&path, &self.certificate(purpose)?)?;
-            files.push(path);
-        }
-        files.try_into().map_err(|_| LabError {
-            step: "certificate files".into(),
-            detail: "three were expected".into(),
-        })
-    }
-}
-
-fn write_pem(path: &Path, cert: &rustls_pki_types::CertificateDer<'_>) -> Result<(), LabError> {
-    let pem = crate::pki::cert::to_pem(std::slice::from_ref(cert));
-    std::fs::write(path, pem).map_err(failed(path.display().to_string()))
 }
 
 /// A node's API as one client sees it.
@@ -229,5 +200,54 @@ impl Api {
             512 * 1024 * 1024,
         )
         .await
+    }
+
+    /// POSTs a createMessage body; the new message's id (from the Location of the 201).
+    pub async fn submit(&self, body: Vec<u8>) -> Result<String, LabError> {
+        let answer = self
+            .call("POST", "/v1/sdk/messages", Some(body))
+            .await
+            .map_err(failed("POST /v1/sdk/messages"))?;
+        if answer.status != 201 {
+            return Err(LabError {
+                step: "POST /v1/sdk/messages".into(),
+                detail: format!(
+                    "{} {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                ),
+            });
+        }
+        answer
+            .location
+            .as_deref()
+            .and_then(|l| l.rsplit('/').next())
+            .map(str::to_owned)
+            .ok_or_else(|| LabError {
+                step: "POST /v1/sdk/messages".into(),
+                detail: "a 201 without Location".into(),
+            })
+    }
+
+    /// A message's JSON (`data`), by id.
+    pub async fn message(&self, id: &str) -> Result<Value, LabError> {
+        let step = format!("GET /v1/sdk/messages/{id}");
+        let answer = self
+            .call("GET", &format!("/v1/sdk/messages/{id}"), None)
+            .await
+            .map_err(failed(step.clone()))?;
+        if answer.status != 200 {
+            return Err(LabError {
+                step,
+                detail: format!(
+                    "{} {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                ),
+            });
+        }
+        serde_json::from_slice::<Value>(&answer.body)
+            .map(|mut v| v["data"].take())
+            .map_err(failed(step))
     }
 }

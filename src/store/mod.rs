@@ -7,7 +7,7 @@ pub mod redb_store;
 mod status;
 
 pub use redb_store::RedbStore;
-pub use redb_store::database_path;
+pub use redb_store::{database_path, payload_path};
 pub use status::{Direction, Status};
 
 use serde::{Deserialize, Serialize};

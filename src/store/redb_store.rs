@@ -38,6 +38,15 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("node.redb")
 }
 
+/// Where the stored payload (the sealed XHE) of message `id` lives under `data_dir`.
+pub fn payload_path(data_dir: &Path, id: &str) -> PathBuf {
+    payloads_dir(data_dir).join(id)
+}
+
+fn payloads_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("payloads")
+}
+
 fn storage(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
 }
@@ -101,7 +110,7 @@ impl RedbStore {
         data_dir: &Path,
         audit: Arc<AuditLog>,
     ) -> Result<RedbStore, StoreError> {
-        let payloads = data_dir.join("payloads");
+        let payloads = payloads_dir(data_dir);
         std::fs::create_dir_all(&payloads).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         {

@@ -11,7 +11,7 @@ use sdk_relay::lab::{Lab, LabNode, NodeSpec};
 use sdk_relay::pki::federation::Federation;
 use sdk_relay::pki::{KeyStore, Purpose};
 use sdk_relay::server::client::{self, Answer, Call};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[allow(unused_imports)]
 pub use sdk_relay::lab::{MESSAGE_DOC, RECEIPT_DOC};
@@ -246,23 +246,21 @@ impl Node {
 
 /// A createMessage body from `from` (a node) to `to` (a node), to its first functional address.
 pub fn message_to(from: &Node, to: &Node, label: &str, text: &str) -> Value {
-    json!({"data": {"type": "messages", "attributes": {
-        "confidentiality": true,
-        "label": label,
-        "sender": from.org,
-        "recipient": to.org,
-        "senderAttention": {"subOrganization": {"extension": from.functions[0]}},
-        "recipientAttention": {"subOrganization": {"extension": to.functions[0]}},
-        "digitalDocument": [{"documentId": "doc-1", "documentName": "Brev", "contentTextBody": [text]}]
-    }}})
+    sdk_relay::lab::Draft {
+        from,
+        from_function: &from.functions[0],
+        to,
+        to_function: &to.functions[0],
+        label,
+        document_name: "Brev",
+        text,
+    }
+    .json()
 }
 
 /// Adds a file to the first document of a createMessage body.
 pub fn with_file(mut message: Value, name: &str, content_type: &str, bytes: &[u8]) -> Value {
-    use base64::Engine;
-    let file = json!({"fileName": name, "contentType": content_type,
-        "content": base64::engine::general_purpose::STANDARD.encode(bytes)});
-    message["data"]["attributes"]["digitalDocument"][0]["contentFiles"] = json!([file]);
+    sdk_relay::lab::attach(&mut message, name, content_type, bytes);
     message
 }
 
@@ -397,16 +395,5 @@ pub fn ebms_errors(a: &Answer) -> Vec<String> {
 
 /// The audit log of a stopped node, as JSON lines.
 pub fn audit_text(node: &Node) -> String {
-    let out = super::pki::relay(&node.data, &["audit", "list", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Peak resident memory of a running node (VmHWM), in MB.
-pub fn peak_memory_mb(node: &Node) -> f64 {
-    node.0.peak_memory_mb()
+    super::pki::relay_ok(&node.data, &["audit", "list", "--json"])
 }

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use sdk_relay::pki::federation::{CreateOptions, Federation, IssueOptions};
 use sdk_relay::pki::profile::Subject;
-use sdk_relay::pki::{Env, KeyAlgorithm, KeyStore, Purpose, TrustStore};
+use sdk_relay::pki::{Env, KeyAlgorithm, Purpose};
 use time::{Duration, OffsetDateTime};
 
 pub fn env(name: &str) -> Env {
@@ -28,37 +28,19 @@ pub fn federation(dir: &Path, env_name: &str) -> Federation {
 
 /// Trusts every CA of `fed` (under its environment) in `data_dir`, with the current CRLs.
 pub fn trust_federation(data_dir: &Path, fed: &Federation) {
-    let store = TrustStore::open(data_dir);
-    for (role, file) in fed.trust_files() {
-        let certs =
-            sdk_relay::pki::read_certificates(&std::fs::read(&file).expect("read CA"), "ca")
-                .expect("CA");
-        store.import(fed.env(), role, &certs).expect("trust import");
-    }
-    import_crls(data_dir, fed);
+    sdk_relay::lab::trust_federation(data_dir, fed).expect("trust the federation");
 }
 
 pub fn import_crls(data_dir: &Path, fed: &Federation) {
-    let store = TrustStore::open(data_dir);
-    for crl in fed.crl_files() {
-        store
-            .import_crl(&std::fs::read(&crl).expect("read CRL"), "crl")
-            .expect("CRL import");
-    }
+    sdk_relay::lab::import_crls(data_dir, fed).expect("CRL import");
 }
 
 pub fn fast() -> IssueOptions {
-    IssueOptions {
-        key: KeyAlgorithm::Rsa2048,
-        ..IssueOptions::default()
-    }
+    sdk_relay::lab::fast()
 }
 
 pub fn subject(cn: &str) -> Subject {
-    Subject {
-        common_name: cn.to_owned(),
-        ..Subject::default()
-    }
+    sdk_relay::lab::subject(cn)
 }
 
 /// Issues a certificate for `purpose` and stores it in `data_dir`'s key store. Returns the entry id.
@@ -69,12 +51,7 @@ pub fn issue_into(
     cn: &str,
     options: &IssueOptions,
 ) -> String {
-    let (key, chain) = fed.issue(purpose, &subject(cn), options).expect("issue");
-    KeyStore::open(data_dir)
-        .add(purpose, fed.env(), &key, &chain)
-        .expect("store key")
-        .id()
-        .to_owned()
+    sdk_relay::lab::issue_into(data_dir, fed, purpose, &subject(cn), options).expect("issue")
 }
 
 /// Validity that ended ten days ago.
