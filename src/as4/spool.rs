@@ -26,15 +26,6 @@ impl Spool {
         }
     }
 
-    pub fn from_bytes(bytes: Vec<u8>) -> Spool {
-        Spool {
-            threshold: usize::MAX,
-            len: bytes.len() as u64,
-            memory: bytes,
-            file: None,
-        }
-    }
-
     pub fn len(&self) -> u64 {
         self.len
     }

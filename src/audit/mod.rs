@@ -70,8 +70,7 @@ pub struct Record {
 
 /// SHA-256 (hex) of one stored line (without its newline): what the next record names as `prev`.
 pub fn line_hash(line: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, line);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::pki::cert::sha256_hex(line)
 }
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

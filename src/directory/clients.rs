@@ -44,8 +44,7 @@ fn certificate_key(sha256: &str) -> String {
 }
 
 fn hash(token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::pki::cert::sha256_hex(token.as_bytes())
 }
 
 impl AddressBook {

@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-pub const PARTICIPANT_SCHEME: &str = "iso6523-actorid-upis";
-pub const DOCUMENT_SCHEME: &str = "busdox-docid-qns";
+pub use crate::envelope::ids::{
+    DOCUMENT_ID_SCHEME as DOCUMENT_SCHEME, PARTY_SCHEME as PARTICIPANT_SCHEME,
+};
 
 /// A participant identifier `<ICD>:<id>` in the `iso6523-actorid-upis` scheme (SDK: `0203:<domain>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -15,7 +15,7 @@ pub const SMP_NS: &str = "http://docs.oasis-open.org/bdxr/ns/SMP/2016/05";
 pub const SMC_NS: &str = "http://docs.oasis-open.org/bdxr/ns/SMP/2/AggregateComponents";
 pub const SMB_NS: &str = "http://docs.oasis-open.org/bdxr/ns/SMP/2/BasicComponents";
 pub const TRANSPORT_PROFILE: &str = "digg-transport-as4-v1_0";
-pub const PROCESS_SCHEME: &str = "urn:fdc:digg.se:edelivery:process";
+pub use crate::envelope::ids::PROCESS_ID_SCHEME as PROCESS_SCHEME;
 pub const CERTPUB_EXTENSION: &str = "urn:fdc:digg.se:edelivery:xml-extension:smp-certpub:1.0";
 pub const CERTPUB_SIGNING: &str = "urn:fdc:digg.se:edelivery:certpub:signing-cert";
 pub const CERTPUB_ENCRYPTION: &str = "urn:fdc:digg.se:edelivery:certpub:encryption-cert";

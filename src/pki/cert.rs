@@ -56,7 +56,7 @@ pub(crate) fn pem_block(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Hex SHA-256 of DER bytes, lower-case, no separators.
+/// Hex SHA-256 of bytes (a certificate's DER, a token, a log line), lower-case, no separators.
 pub fn sha256_hex(der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
