@@ -80,6 +80,8 @@ pub struct PeerVerifier {
     policy: RevocationPolicy,
     provider: Arc<CryptoProvider>,
     hints: Vec<DistinguishedName>,
+    /// Whether a client must present a certificate (AS4) or may authenticate otherwise (the API's tokens).
+    client_auth_mandatory: bool,
 }
 
 impl PeerVerifier {
@@ -94,6 +96,15 @@ impl PeerVerifier {
             policy,
             provider: Arc::new(provider()),
             hints,
+            client_auth_mandatory: true,
+        }
+    }
+
+    /// As [`PeerVerifier::new`], asking for a client certificate without requiring one.
+    fn optional(trust: Arc<Trust>, env: Env, policy: RevocationPolicy) -> PeerVerifier {
+        PeerVerifier {
+            client_auth_mandatory: false,
+            ..PeerVerifier::new(trust, env, policy)
         }
     }
 
@@ -150,6 +161,10 @@ impl PeerVerifier {
 impl ClientCertVerifier for PeerVerifier {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &self.hints
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.client_auth_mandatory
     }
 
     fn verify_client_cert(
@@ -303,18 +318,17 @@ fn build(data_dir: &Path, env: &Env, policy: RevocationPolicy) -> Result<Built, 
     let trust = Arc::new(TrustStore::open(data_dir).load()?);
     let verifier = Arc::new(PeerVerifier::new(trust, env.clone(), policy));
     let provider = Arc::new(provider());
-    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
     let tls_error = |e: rustls::Error| {
         PkiError::State(format!("TLS configuration with key {}: {e}", entry.id()))
     };
     let server = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(VERSIONS)
         .map_err(tls_error)?
         .with_client_cert_verifier(verifier.clone())
         .with_single_cert(chain.clone(), key.clone_key())
         .map_err(tls_error)?;
     let client = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(VERSIONS)
         .map_err(tls_error)?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
@@ -328,55 +342,13 @@ fn build(data_dir: &Path, env: &Env, policy: RevocationPolicy) -> Result<Built, 
     })
 }
 
-/// Asks for a client certificate without requiring one: API clients authenticate with a certificate of the
-/// environment's TLS CA (checked as the AS4 endpoint checks its peers, revocation included) or with a bearer
-/// token.
-#[derive(Debug)]
-struct OptionalClientCertificate(PeerVerifier);
+/// The protocol versions every configuration here accepts.
+const VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
 
-impl ClientCertVerifier for OptionalClientCertificate {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        ClientCertVerifier::root_hint_subjects(&self.0)
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        self.0.verify_client_cert(end_entity, intermediates, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.tls12(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.tls13(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.schemes()
-    }
-}
-
-/// The server configuration of the organisation API: the node's TLS certificate; a client certificate is
-/// asked for but optional (clients without one authenticate with a bearer token).
+/// The server configuration of the organisation API: the node's TLS certificate; a client certificate of
+/// the environment's TLS CA is asked for but optional (checked as the AS4 endpoint checks its peers,
+/// revocation included; clients without one authenticate with a bearer token).
 pub fn api_server_config(
     data_dir: &Path,
     env: &Env,
@@ -385,14 +357,9 @@ pub fn api_server_config(
     let entry = KeyStore::open(data_dir).signing(Purpose::Tls)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der()?));
     let trust = Arc::new(TrustStore::open(data_dir).load()?);
-    let verifier = Arc::new(OptionalClientCertificate(PeerVerifier::new(
-        trust,
-        env.clone(),
-        policy,
-    )));
-    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let verifier = Arc::new(PeerVerifier::optional(trust, env.clone(), policy));
     let config = ServerConfig::builder_with_provider(Arc::new(provider()))
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(VERSIONS)
         .and_then(|b| {
             b.with_client_cert_verifier(verifier)
                 .with_single_cert(entry.chain.clone(), key)
@@ -417,9 +384,8 @@ pub fn client_config_with_roots(
             .add(root.clone())
             .map_err(|e| PkiError::State(format!("CA certificate: {e}")))?;
     }
-    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
     let config = ClientConfig::builder_with_provider(Arc::new(provider()))
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(VERSIONS)
         .map_err(|e| PkiError::State(e.to_string()))?
         .with_root_certificates(store)
         .with_no_client_auth();
