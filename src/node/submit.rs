@@ -54,15 +54,12 @@ impl Node {
             .await?;
         let node = self.clone();
         let client_id = client.id.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
+        // A refusal is counted in the metrics where the API answers it, like every other.
+        tokio::task::spawn_blocking(move || {
             node.seal_and_store(message, function, &encryption, &client_id)
         })
         .await
-        .map_err(|e| Problem::internal(e.to_string()))?;
-        if let Err(p) = &outcome {
-            self.metrics.error(&format!("http-{}", p.status));
-        }
-        outcome
+        .map_err(|e| Problem::internal(e.to_string()))?
     }
 
     /// A client may send only as its own organisation and functional addresses, and only for an
