@@ -111,20 +111,21 @@ impl Filter {
         let eq = |want: &Option<String>, have: &Option<String>| {
             want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
         };
-        let time = OffsetDateTime::parse(&r.time, &Rfc3339).ok();
-        let after = |bound: &Option<String>, later: bool| {
-            bound
-                .as_ref()
-                .is_none_or(|b| match (OffsetDateTime::parse(b, &Rfc3339), time) {
-                    (Ok(b), Some(t)) => {
-                        if later {
-                            t >= b
-                        } else {
-                            t <= b
-                        }
-                    }
-                    _ => false,
+        // The record's time is read only when a bound asks for it; an unreadable bound matches nothing.
+        let in_range = || {
+            if self.since.is_none() && self.until.is_none() {
+                return true;
+            }
+            let Ok(t) = OffsetDateTime::parse(&r.time, &Rfc3339) else {
+                return false;
+            };
+            let within = |bound: &Option<String>, later: bool| {
+                bound.as_ref().is_none_or(|b| {
+                    OffsetDateTime::parse(b, &Rfc3339)
+                        .is_ok_and(|b| if later { t >= b } else { t <= b })
                 })
+            };
+            within(&self.since, true) && within(&self.until, false)
         };
         eq(&self.message_id, &r.event.message_id)
             && eq(&self.conversation_id, &r.event.conversation_id)
@@ -132,8 +133,7 @@ impl Filter {
             && eq(&self.peer_ap, &r.event.peer_ap)
             && self.kind.as_ref().is_none_or(|k| *k == r.event.kind)
             && self.outcome.as_ref().is_none_or(|o| *o == r.event.outcome)
-            && after(&self.since, true)
-            && after(&self.until, false)
+            && in_range()
     }
 }
 
