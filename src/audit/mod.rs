@@ -9,10 +9,12 @@ mod index;
 mod log;
 mod verify;
 
+#[cfg(feature = "postgres")]
+pub(crate) use checkpoint::sign as sign_checkpoint;
 pub use checkpoint::{Checkpoint, CheckpointSigner};
 pub use index::AuditIndex;
 pub use log::{AuditLog, Options, read_records};
-pub use verify::{Problem, Report, verify};
+pub use verify::{Line, LineSource, Problem, Report, verify, verify_lines};
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,25 @@ pub struct Event {
     /// after a crash can be recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+}
+
+/// Where a running node's audit records go: its own log files (one node), or the chain in the database that
+/// several nodes share.
+pub trait AuditSink: Send + Sync {
+    /// Appends one event durably; returns its sequence number.
+    fn append(&self, event: Event) -> Result<u64, AuditError>;
+    /// Signs a checkpoint for the current end of the chain (at a clean stop), unless one anchors it already.
+    fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError>;
+}
+
+impl AuditSink for AuditLog {
+    fn append(&self, event: Event) -> Result<u64, AuditError> {
+        AuditLog::append(self, event)
+    }
+
+    fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
+        AuditLog::checkpoint(self)
+    }
 }
 
 /// A record as stored: the event, its place in the chain, and when.

@@ -93,17 +93,40 @@ pub struct Report {
 /// Verifies the log in `<data_dir>/audit/`.
 pub fn verify(data_dir: &Path) -> Result<Report, AuditError> {
     let dir = data_dir.join("audit");
+    let checkpoints = checkpoint_lines(&dir.join(CHECKPOINTS))?;
+    verify_lines(&checkpoints, FileLines::new(&dir)?)
+}
+
+/// Where the verifier reads records from: a log's segment files, or a database's rows.
+pub trait LineSource {
+    /// The next record's line (without its newline) and where it is (a file and line number); `None` at the
+    /// end. A torn last line sets `report.incomplete_tail` and ends the log; a torn line elsewhere is a
+    /// [`Problem::Malformed`].
+    fn next_line(&mut self, report: &mut Report) -> Result<Option<Line>, AuditError>;
+}
+
+/// One line of a [`LineSource`]: (where, line number, the bytes), or why it is not a line.
+pub type Line = Result<(String, u64, Vec<u8>), Problem>;
+
+/// Verifies the records `source` gives against the signed checkpoint lines `checkpoints`.
+pub fn verify_lines(
+    checkpoints: &[Vec<u8>],
+    source: impl LineSource,
+) -> Result<Report, AuditError> {
     let mut report = Report::default();
-    let checkpoints = match read_checkpoints(&dir.join(CHECKPOINTS), &mut report)? {
+    let checkpoints = match read_checkpoints(checkpoints, &mut report) {
         Ok(c) => c,
         Err(problem) => {
             report.problem = Some(problem);
             return Ok(report);
         }
     };
+    let mut lines = RecordLines {
+        source,
+        peeked: None,
+    };
     let mut expected: Option<u64> = None;
     let mut last_hash = GENESIS.to_owned();
-    let mut lines = RecordLines::new(&dir)?;
     while let Some(item) = lines.next_record(&mut report)? {
         let (record, hash) = match item {
             Ok(r) => r,
@@ -180,78 +203,67 @@ pub fn verify(data_dir: &Path) -> Result<Report, AuditError> {
     Ok(report)
 }
 
-/// Checkpoints by sequence number, each signature verified.
-fn read_checkpoints(
-    path: &Path,
-    report: &mut Report,
-) -> Result<Result<BTreeMap<u64, String>, Problem>, AuditError> {
-    let mut out = BTreeMap::new();
+/// The complete lines of the checkpoint file (a torn last line, never acknowledged, is left out).
+fn checkpoint_lines(path: &Path) -> Result<Vec<Vec<u8>>, AuditError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(out)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_error(path)(e)),
     };
     let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    let mut n = 0;
+    let mut out = Vec::new();
     loop {
-        line.clear();
+        let mut line = Vec::new();
         if reader
             .read_until(b'\n', &mut line)
             .map_err(io_error(path))?
             == 0
             || line.last() != Some(&b'\n')
         {
-            break;
+            return Ok(out);
         }
-        n += 1;
-        let checkpoint: Checkpoint = match serde_json::from_slice(&line[..line.len() - 1]) {
-            Ok(c) => c,
-            Err(e) => {
-                return Ok(Err(Problem::Malformed {
-                    file: CHECKPOINTS.into(),
-                    line: n,
-                    detail: e.to_string(),
-                }));
-            }
-        };
-        match checkpoint.verify() {
-            Ok(signer) => {
-                if !report.signers.contains(&signer) {
-                    report.signers.push(signer);
-                }
-            }
-            Err(detail) => {
-                return Ok(Err(Problem::BadCheckpointSignature {
-                    seq: checkpoint.seq,
-                    detail,
-                }));
-            }
+        line.pop();
+        out.push(line);
+    }
+}
+
+/// Checkpoints by sequence number, each signature verified.
+fn read_checkpoints(
+    lines: &[Vec<u8>],
+    report: &mut Report,
+) -> Result<BTreeMap<u64, String>, Problem> {
+    let mut out = BTreeMap::new();
+    for (n, line) in lines.iter().enumerate() {
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(line).map_err(|e| Problem::Malformed {
+                file: CHECKPOINTS.into(),
+                line: n as u64 + 1,
+                detail: e.to_string(),
+            })?;
+        let signer = checkpoint
+            .verify()
+            .map_err(|detail| Problem::BadCheckpointSignature {
+                seq: checkpoint.seq,
+                detail,
+            })?;
+        if !report.signers.contains(&signer) {
+            report.signers.push(signer);
         }
         report.checkpoints += 1;
         out.insert(checkpoint.seq, checkpoint.hash);
     }
-    Ok(Ok(out))
+    Ok(out)
 }
 
-/// Records of all segments in file order, with one record of lookahead.
-struct RecordLines {
-    files: std::vec::IntoIter<(u64, std::path::PathBuf)>,
-    current: Option<(String, BufReader<std::fs::File>, u64)>,
-    peeked: Option<Option<Result<(Record, String), Problem>>>,
+/// Records from a line source, parsed, with one record of lookahead.
+struct RecordLines<S> {
+    source: S,
+    peeked: Option<Option<Item>>,
 }
 
 type Item = Result<(Record, String), Problem>;
 
-impl RecordLines {
-    fn new(dir: &Path) -> Result<RecordLines, AuditError> {
-        Ok(RecordLines {
-            files: segments(dir)?.into_iter(),
-            current: None,
-            peeked: None,
-        })
-    }
-
+impl<S: LineSource> RecordLines<S> {
     fn next_record(&mut self, report: &mut Report) -> Result<Option<Item>, AuditError> {
         if let Some(p) = self.peeked.take() {
             return Ok(p);
@@ -270,6 +282,37 @@ impl RecordLines {
     }
 
     fn read(&mut self, report: &mut Report) -> Result<Option<Item>, AuditError> {
+        Ok(self.source.next_line(report)?.map(|line| {
+            let (name, n, bytes) = line?;
+            match serde_json::from_slice::<Record>(&bytes) {
+                Ok(record) => Ok((record, line_hash(&bytes))),
+                Err(e) => Err(Problem::Malformed {
+                    file: name,
+                    line: n,
+                    detail: format!("{e} — changed?"),
+                }),
+            }
+        }))
+    }
+}
+
+/// The lines of every segment file, in order.
+struct FileLines {
+    files: std::vec::IntoIter<(u64, std::path::PathBuf)>,
+    current: Option<(String, BufReader<std::fs::File>, u64)>,
+}
+
+impl FileLines {
+    fn new(dir: &Path) -> Result<FileLines, AuditError> {
+        Ok(FileLines {
+            files: segments(dir)?.into_iter(),
+            current: None,
+        })
+    }
+}
+
+impl LineSource for FileLines {
+    fn next_line(&mut self, report: &mut Report) -> Result<Option<Line>, AuditError> {
         let mut line = Vec::new();
         loop {
             if self.current.is_none() {
@@ -307,15 +350,8 @@ impl RecordLines {
                     detail: "a line without its newline inside the log".into(),
                 })));
             }
-            let bytes = &line[..line.len() - 1];
-            return Ok(Some(match serde_json::from_slice::<Record>(bytes) {
-                Ok(record) => Ok((record, line_hash(bytes))),
-                Err(e) => Err(Problem::Malformed {
-                    file: name.clone(),
-                    line: *n,
-                    detail: format!("{e} — changed?"),
-                }),
-            }));
+            line.pop();
+            return Ok(Some(Ok((name.clone(), *n, std::mem::take(&mut line)))));
         }
     }
 }

@@ -9,11 +9,9 @@ use anyhow::{Context, Result};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::audit_source::{Source, signer};
 use super::exit;
-use crate::audit::{
-    ActorKind, AuditIndex, AuditLog, CheckpointSigner, Event, Options, Record, verify,
-};
-use crate::pki::{KeyStore, Purpose};
+use crate::audit::{ActorKind, AuditLog, Event, Options, Record};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -138,17 +136,17 @@ impl Filter {
 }
 
 pub fn run(args: Args, data_dir: &Path) -> ExitCode {
-    super::finish(match args.command {
-        Command::Verify { json } => verify_cmd(data_dir, json),
-        Command::List { filter, json } => list(data_dir, &filter, json),
-        Command::Show { message_id } => show(data_dir, &message_id),
-        Command::Export { filter, format } => export(data_dir, &filter, &format),
-        Command::Prune { before } => prune(data_dir, &before),
+    super::finish(Source::open(data_dir).and_then(|src| match args.command {
+        Command::Verify { json } => verify_cmd(&src, json),
+        Command::List { filter, json } => list(&src, &filter, json),
+        Command::Show { message_id } => show(&src, &message_id),
+        Command::Export { filter, format } => export(&src, &filter, &format),
+        Command::Prune { before } => prune(&src, &before),
         Command::Tail {
             lines,
             follow,
             json,
-        } => tail(data_dir, lines, follow, json),
+        } => tail(&src, lines, follow, json),
         Command::Append {
             kind,
             outcome,
@@ -156,36 +154,34 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
             message_id,
             org,
             repeat,
-        } => append(data_dir, kind, outcome, detail, message_id, org, repeat),
-    })
+        } => append(
+            src, data_dir, kind, outcome, detail, message_id, org, repeat,
+        ),
+    }))
 }
 
 /// Records an administrative change made by the CLI. The change is already made: a failure to record it is
 /// reported loudly but does not undo it.
 pub(super) fn record_admin(data_dir: &Path, kind: &str, arguments: &[String]) {
-    let result = AuditLog::open(data_dir, Options::default(), signer(data_dir)).and_then(|log| {
-        log.append(Event {
+    let sink = Source::open(data_dir).and_then(|src| src.sink());
+    let result = sink.and_then(|log| {
+        Ok(log.append(Event {
             kind: kind.to_owned(),
             outcome: "ok".into(),
             actor_kind: Some(ActorKind::Administrator),
             actor: Some(std::env::var("USER").unwrap_or_else(|_| "administrator".into())),
             detail: format!("sdk-relay {}", arguments.join(" ")),
             ..Event::default()
-        })
+        })?)
     });
     if let Err(e) = result {
         eprintln!("warning: the change was made but could not be written to the audit log: {e}");
     }
 }
 
-/// The node's AP key signs checkpoints, when there is one.
-fn signer(data_dir: &Path) -> Option<CheckpointSigner> {
-    let entry = KeyStore::open(data_dir).signing(Purpose::Ap).ok()?;
-    CheckpointSigner::new(&entry.key_pair().ok()?, entry.leaf()?.clone()).ok()
-}
-
 #[allow(clippy::too_many_arguments)]
 fn append(
+    src: Source<'_>,
     data_dir: &Path,
     kind: String,
     outcome: String,
@@ -201,7 +197,7 @@ fn append(
             data_dir.display()
         );
     }
-    let log = AuditLog::open(data_dir, Options::default(), signer)?;
+    let log = src.sink()?;
     let actor = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     let mut last = 0;
     for _ in 0..repeat {
@@ -220,7 +216,15 @@ fn append(
     Ok(exit::OK)
 }
 
-fn prune(data_dir: &Path, before: &str) -> Result<u8> {
+fn prune(src: &Source<'_>, before: &str) -> Result<u8> {
+    let data_dir = match src {
+        Source::Files(dir) => dir,
+        #[cfg(feature = "postgres")]
+        Source::Database(_) => anyhow::bail!(
+            "prune removes segment files; pruning the audit chain in {} is not supported yet",
+            src.describe()
+        ),
+    };
     let before = OffsetDateTime::parse(before, &Rfc3339).with_context(|| {
         format!("--before {before:?} is not an RFC 3339 time such as 2025-01-01T00:00:00Z")
     })?;
@@ -232,7 +236,7 @@ fn prune(data_dir: &Path, before: &str) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn tail(data_dir: &Path, lines: usize, follow: bool, json: bool) -> Result<u8> {
+fn tail(src: &Source<'_>, lines: usize, follow: bool, json: bool) -> Result<u8> {
     let print = |r: &Record| {
         if json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
@@ -242,7 +246,7 @@ fn tail(data_dir: &Path, lines: usize, follow: bool, json: bool) -> Result<u8> {
     };
     let mut last: std::collections::VecDeque<Record> =
         std::collections::VecDeque::with_capacity(lines + 1);
-    records(data_dir, |r| {
+    src.records(|r| {
         last.push_back(r);
         if last.len() > lines {
             last.pop_front();
@@ -257,18 +261,16 @@ fn tail(data_dir: &Path, lines: usize, follow: bool, json: bool) -> Result<u8> {
     // Until interrupted.
     loop {
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let index = AuditIndex::open(data_dir)?;
-        for r in index.records_from(next)? {
+        for r in src.records_from(next)? {
             next = r.seq + 1;
             print(&r);
         }
-        drop(index);
         let _ = std::io::stdout().flush();
     }
 }
 
-fn verify_cmd(data_dir: &Path, json: bool) -> Result<u8> {
-    let report = verify(data_dir)?;
+fn verify_cmd(src: &Source<'_>, json: bool) -> Result<u8> {
+    let report = src.verify()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -297,21 +299,15 @@ fn verify_cmd(data_dir: &Path, json: bool) -> Result<u8> {
     })
 }
 
-/// Every record, oldest first (the log is read, not the index: this is the auditor's view).
-fn records(data_dir: &Path, each: impl FnMut(Record) -> Result<()>) -> Result<()> {
-    crate::audit::read_records(data_dir, each)
-}
-
 /// Every record matching `filter`, oldest first: through the index when the filter names a message or
-/// conversation, otherwise by reading the log.
+/// conversation, otherwise by reading the log (the auditor's view, not the index).
 fn matching(
-    data_dir: &Path,
+    src: &Source<'_>,
     filter: &Filter,
     mut each: impl FnMut(Record) -> Result<()>,
 ) -> Result<()> {
     if filter.message_id.is_some() || filter.conversation_id.is_some() {
-        let index = AuditIndex::open(data_dir)?;
-        for r in index.records_of(
+        for r in src.records_of(
             filter.message_id.as_deref(),
             filter.conversation_id.as_deref(),
         )? {
@@ -321,16 +317,13 @@ fn matching(
         }
         return Ok(());
     }
-    records(
-        data_dir,
-        |r| if filter.matches(&r) { each(r) } else { Ok(()) },
-    )
+    src.records(|r| if filter.matches(&r) { each(r) } else { Ok(()) })
 }
 
-fn list(data_dir: &Path, filter: &Filter, json: bool) -> Result<u8> {
+fn list(src: &Source<'_>, filter: &Filter, json: bool) -> Result<u8> {
     let mut found = 0;
     let mut out = std::io::stdout().lock();
-    matching(data_dir, filter, |r| {
+    matching(src, filter, |r| {
         found += 1;
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
@@ -368,12 +361,12 @@ fn human(r: &Record) -> String {
     s
 }
 
-fn show(data_dir: &Path, message_id: &str) -> Result<u8> {
+fn show(src: &Source<'_>, message_id: &str) -> Result<u8> {
     let filter = Filter {
         message_id: Some(message_id.to_owned()),
         ..Filter::default()
     };
-    let timeline: Vec<Record> = AuditIndex::open(data_dir)?
+    let timeline: Vec<Record> = src
         .records_of(Some(message_id), None)?
         .into_iter()
         .filter(|r| filter.matches(r))
@@ -389,11 +382,11 @@ fn show(data_dir: &Path, message_id: &str) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn export(data_dir: &Path, filter: &Filter, format: &str) -> Result<u8> {
+fn export(src: &Source<'_>, filter: &Filter, format: &str) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     if format == "json" {
         let mut all = Vec::new();
-        matching(data_dir, filter, |r| {
+        matching(src, filter, |r| {
             all.push(r);
             Ok(())
         })?;
@@ -406,7 +399,7 @@ fn export(data_dir: &Path, filter: &Filter, format: &str) -> Result<u8> {
         out,
         "seq,time,kind,outcome,actor_kind,actor,message_id,conversation_id,org,sender,receiver,peer_ap,peer_certificate,receipt_signature,error,detail"
     )?;
-    matching(data_dir, filter, |r| {
+    matching(src, filter, |r| {
         let e = &r.event;
         let actor_kind = e.actor_kind.as_ref().map(|k| {
             serde_json::to_string(k)

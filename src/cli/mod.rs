@@ -4,10 +4,12 @@ mod addressbook;
 mod api_client;
 mod as4;
 mod audit;
+mod audit_source;
 mod bench;
 mod certs;
 mod clients;
 mod config;
+mod db;
 mod demo;
 mod messages;
 mod queue;
@@ -66,6 +68,7 @@ enum Command {
     Audit(audit::Args),
     Init(config::InitArgs),
     Config(config::ConfigArgs),
+    Db(db::Args),
     Clients(clients::Args),
     Serve(serve::Args),
     Send(send::Args),
@@ -102,6 +105,7 @@ pub fn run() -> ExitCode {
         Command::Audit(args) => audit::run(args, &cli.data_dir),
         Command::Init(args) => config::init(args),
         Command::Config(args) => config::run(args),
+        Command::Db(args) => db::run(args, &cli.data_dir),
         Command::Clients(args) => clients::run(args, &cli.data_dir),
         Command::Serve(args) => serve::run(args),
         Command::Send(args) => send::run(args),

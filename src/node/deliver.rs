@@ -80,7 +80,7 @@ impl Worker {
         let node = self.node.clone();
         let due = tokio::task::spawn_blocking(move || {
             node.store
-                .due(OffsetDateTime::now_utc(), busy + MAX_IN_FLIGHT)
+                .claim(OffsetDateTime::now_utc(), MAX_IN_FLIGHT - busy)
         })
         .await;
         let due = match due {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use redb::Database;
 use time::OffsetDateTime;
 
-use crate::audit::{ActorKind, AuditLog, CheckpointSigner, Event, Options};
+use crate::audit::{ActorKind, AuditLog, AuditSink, CheckpointSigner, Event, Options};
 use crate::config::NodeConfig;
 use crate::directory::addressbook::AddressBook;
 use crate::directory::smp_http::{LookupError, SmpClient};
@@ -55,7 +55,7 @@ pub struct Node {
     pub data_dir: PathBuf,
     pub store: Arc<dyn Store>,
     pub book: AddressBook,
-    pub audit: Arc<AuditLog>,
+    pub audit: Arc<dyn AuditSink>,
     pub trust: Arc<Trust>,
     pub keys: NodeKeys,
     pub tls: Arc<TlsConfigs>,
@@ -100,7 +100,6 @@ impl Node {
             })?;
         let signer = CheckpointSigner::new(&keys.ap_pair, keys.ap_signer.certificate().clone())
             .map_err(|e| NodeError::Keys(e.to_string()))?;
-        let audit = Arc::new(AuditLog::open(&data_dir, Options::default(), Some(signer))?);
         let path = database_path(&data_dir);
         let db = Database::create(&path).map_err(|e| NodeError::Database {
             path: path.clone(),
@@ -109,11 +108,7 @@ impl Node {
             ),
         })?;
         let db = Arc::new(db);
-        let store = Arc::new(RedbStore::with_database(
-            db.clone(),
-            &data_dir,
-            audit.clone(),
-        )?);
+        let (store, audit) = open_store(&config, &data_dir, db.clone(), signer)?;
         let book = AddressBook::with_database(db, &path).map_err(|e| NodeError::Database {
             path: path.clone(),
             detail: e.to_string(),
@@ -242,6 +237,39 @@ impl Node {
                 i64::try_from(self.config.retry.expiry_seconds).unwrap_or(i64::MAX / 2),
             )
     }
+}
+
+type StoreAndAudit = (Arc<dyn Store>, Arc<dyn AuditSink>);
+
+/// The node's store and audit sink: redb and the log files in the data directory, or the shared database.
+fn open_store(
+    config: &NodeConfig,
+    data_dir: &Path,
+    db: Arc<Database>,
+    signer: CheckpointSigner,
+) -> Result<StoreAndAudit, NodeError> {
+    crate::store::remember(data_dir, &config.store).map_err(|e| NodeError::Database {
+        path: data_dir.join("store.toml"),
+        detail: e.to_string(),
+    })?;
+    if config.store.is_postgres() {
+        #[cfg(feature = "postgres")]
+        {
+            use crate::store::pg::{Instance, PgStore};
+            let pg = PgStore::open(
+                &config.store,
+                Some(Instance::new(&config.node.name)),
+                Some(signer),
+            )?;
+            let pg = Arc::new(pg);
+            return Ok((pg.clone(), pg));
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(NodeError::Config(config.store.problems().join("\n")));
+    }
+    let audit = Arc::new(AuditLog::open(data_dir, Options::default(), Some(signer))?);
+    let store = Arc::new(RedbStore::with_database(db, data_dir, audit.clone())?);
+    Ok((store, audit))
 }
 
 /// One log line on standard error, as text or JSON (`[node] log_format`).

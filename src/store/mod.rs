@@ -3,15 +3,21 @@
 //! the same transaction, flushed to the audit log right after, and again at start-up after a crash).
 //! Behind the [`Store`] trait so a PostgreSQL backend can follow; [`redb_store::RedbStore`] is the embedded one.
 
+mod location;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod redb_store;
 mod status;
 
+pub use location::{recall, remember};
 pub use redb_store::RedbStore;
 pub use redb_store::{database_path, payload_path};
 pub use status::{Direction, Status};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::audit::{ActorKind, Event};
 
 /// A message to store: who, which, and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +175,12 @@ pub trait Store: Send + Sync {
     /// Queue entries due at `now`, oldest first.
     fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError>;
 
+    /// Due entries for this node to send now. One node alone sends everything due; nodes sharing a database
+    /// claim entries, so no two send the same message at once (a claim lapses when its node dies).
+    fn claim(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
+        self.due(now, limit)
+    }
+
     /// Moves a message to `status` (validated), removing it from the queue unless it is to be resent.
     fn transition(
         &self,
@@ -193,4 +205,72 @@ pub trait Store: Send + Sync {
 
     /// Deletes a message in a final status, with its payload.
     fn delete(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// Message ids name payload files: only characters that cannot escape the directory.
+pub(crate) fn check_id(id: &str) -> Result<(), StoreError> {
+    let ok = !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+        && !id.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Storage(format!(
+            "message id {id:?} has characters a message id cannot have"
+        )))
+    }
+}
+
+/// A new row: its first status, and the history that starts there.
+pub(crate) fn stored(
+    message: NewMessage,
+    status: Status,
+    as4_message_id: Option<&str>,
+    bytes: usize,
+) -> StoredMessage {
+    StoredMessage {
+        message,
+        status,
+        as4_message_id: as4_message_id.map(str::to_owned),
+        payload_bytes: bytes as u64,
+        events: vec![StatusEvent {
+            status,
+            at: OffsetDateTime::now_utc(),
+            reason: None,
+        }],
+    }
+}
+
+/// The audit record of a status change.
+pub(crate) fn status_event(message: &StoredMessage, status: Status, reason: Option<&str>) -> Event {
+    let m = &message.message;
+    let (sender, receiver) = match m.direction {
+        Direction::Outbound => (m.org.clone(), m.peer_org.clone()),
+        Direction::Inbound => (m.peer_org.clone(), m.org.clone()),
+    };
+    Event {
+        kind: format!("message.{}", status.as_str().to_lowercase()),
+        outcome: if matches!(
+            status,
+            Status::MessageExchangeError | Status::Error | Status::Rejected
+        ) {
+            "failed".into()
+        } else {
+            "ok".into()
+        },
+        actor_kind: Some(ActorKind::Node),
+        message_id: Some(m.id.clone()),
+        conversation_id: Some(m.conversation_id.clone()),
+        org: Some(m.org.clone()),
+        sender: Some(sender),
+        receiver: Some(receiver),
+        error: reason
+            .filter(|_| status == Status::MessageExchangeError || status == Status::Error)
+            .map(str::to_owned),
+        detail: reason.unwrap_or_default().to_owned(),
+        ..Event::default()
+    }
 }

@@ -11,10 +11,10 @@ use redb::{
 use time::OffsetDateTime;
 
 use super::{
-    Direction, Filter, Inbound, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store,
-    StoreError, StoredMessage,
+    Filter, Inbound, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store, StoreError,
+    StoredMessage, check_id, status_event, stored,
 };
-use crate::audit::{ActorKind, AuditLog, Event};
+use crate::audit::{AuditLog, Event};
 
 const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("store_messages");
 const QUEUE: TableDefinition<&str, &[u8]> = TableDefinition::new("store_queue");
@@ -51,45 +51,8 @@ fn storage(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
 }
 
-/// Message ids name payload files: only characters that cannot escape the directory.
-fn check_id(id: &str) -> Result<(), StoreError> {
-    let ok = !id.is_empty()
-        && id.len() <= 200
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
-        && !id.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Storage(format!(
-            "message id {id:?} has characters a message id cannot have"
-        )))
-    }
-}
-
 fn millis(t: OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
-}
-
-/// A new row: its first status, and the history that starts there.
-fn stored(
-    message: NewMessage,
-    status: Status,
-    as4_message_id: Option<&str>,
-    bytes: usize,
-) -> StoredMessage {
-    StoredMessage {
-        message,
-        status,
-        as4_message_id: as4_message_id.map(str::to_owned),
-        payload_bytes: bytes as u64,
-        events: vec![StatusEvent {
-            status,
-            at: OffsetDateTime::now_utc(),
-            reason: None,
-        }],
-    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -290,36 +253,6 @@ impl RedbStore {
             .map_err(storage)?;
         Ok(())
     }
-
-    fn status_event(message: &StoredMessage, status: Status, reason: Option<&str>) -> Event {
-        let m = &message.message;
-        let (sender, receiver) = match m.direction {
-            Direction::Outbound => (m.org.clone(), m.peer_org.clone()),
-            Direction::Inbound => (m.peer_org.clone(), m.org.clone()),
-        };
-        Event {
-            kind: format!("message.{}", status.as_str().to_lowercase()),
-            outcome: if matches!(
-                status,
-                Status::MessageExchangeError | Status::Error | Status::Rejected
-            ) {
-                "failed".into()
-            } else {
-                "ok".into()
-            },
-            actor_kind: Some(ActorKind::Node),
-            message_id: Some(m.id.clone()),
-            conversation_id: Some(m.conversation_id.clone()),
-            org: Some(m.org.clone()),
-            sender: Some(sender),
-            receiver: Some(receiver),
-            error: reason
-                .filter(|_| status == Status::MessageExchangeError || status == Status::Error)
-                .map(str::to_owned),
-            detail: reason.unwrap_or_default().to_owned(),
-            ..Event::default()
-        }
-    }
 }
 
 impl RedbStore {
@@ -349,7 +282,7 @@ impl RedbStore {
                 expires,
             },
         )?;
-        Self::outbox(txn, Self::status_event(&stored, Status::Scheduled, None))
+        Self::outbox(txn, status_event(&stored, Status::Scheduled, None))
     }
 
     /// The id already stored for this AS4 MessageId or SDK messageId, if any.
@@ -422,7 +355,7 @@ impl Store for RedbStore {
             }
             Some(reason) => reason.as_str(),
         };
-        Self::outbox(&txn, Self::status_event(&stored, status, Some(reason)))?;
+        Self::outbox(&txn, status_event(&stored, status, Some(reason)))?;
         if let Some(r) = reply {
             self.put_outbound(&txn, r.message, r.payload, r.next_attempt, r.expires)?;
         }
@@ -476,10 +409,7 @@ impl Store for RedbStore {
         if status != Status::ScheduledForResend && status != Status::Scheduled {
             Self::unqueue(&txn, id)?;
         }
-        Self::outbox(
-            &txn,
-            Self::status_event(&message, status, reason.as_deref()),
-        )?;
+        Self::outbox(&txn, status_event(&message, status, reason.as_deref()))?;
         self.commit(txn)?;
         Ok(message)
     }
@@ -524,7 +454,7 @@ impl Store for RedbStore {
         )?;
         Self::outbox(
             &txn,
-            Self::status_event(&message, Status::ScheduledForResend, Some(&reason)),
+            status_event(&message, Status::ScheduledForResend, Some(&reason)),
         )?;
         self.commit(txn)?;
         Ok(message)
@@ -619,7 +549,7 @@ impl Store for RedbStore {
             &txn,
             Event {
                 kind: "message.deleted".into(),
-                ..Self::status_event(&message, message.status, Some("deleted by the client"))
+                ..status_event(&message, message.status, Some("deleted by the client"))
             },
         )?;
         self.commit(txn)?;
