@@ -157,10 +157,7 @@ fn bad_requests_get_precise_problems_and_store_nothing() {
     assert!(a.list(rt, "").is_empty());
     let queue: Value = serde_json::from_slice(&a.call(rt, "GET", "/v1/queue", None).body).unwrap();
     assert_eq!(queue["data"], json!([]));
-    assert_eq!(
-        std::fs::read_dir(a.data.join("payloads")).unwrap().count(),
-        0
-    );
+    assert_eq!(common::stored::payloads(&a.data), 0);
     assert!(a.stop());
     let log = audit_text(&a);
     assert!(log.matches("api.refused").count() >= 6, "{log}");

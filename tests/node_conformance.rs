@@ -290,9 +290,7 @@ fn tf08_a_message_of_at_least_70_mb_is_delivered() {
         &file,
     );
     let id = created_id(&a.post(&world.rt, &body));
-    let xhe_bytes = std::fs::metadata(a.data.join("payloads").join(&id))
-        .unwrap()
-        .len();
+    let xhe_bytes = common::stored::payload_bytes(&a.data, &id);
     assert!(
         xhe_bytes >= 70 * 1024 * 1024,
         "the XHE is only {xhe_bytes} bytes"

@@ -216,6 +216,8 @@ fn append(
     Ok(exit::OK)
 }
 
+// Without the postgres feature the match has one arm.
+#[allow(clippy::infallible_destructuring_match)]
 fn prune(src: &Source<'_>, before: &str) -> Result<u8> {
     let data_dir = match src {
         Source::Files(dir) => dir,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+#[cfg(feature = "postgres")]
 use super::exit;
 use crate::config::{NodeConfig, StoreConfig};
 

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod node;
 pub mod o2o;
 pub mod pki;
+pub mod stored;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

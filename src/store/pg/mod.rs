@@ -94,6 +94,21 @@ impl PgStore {
         })?;
         if let Some(instance) = &store.instance {
             store.run(heartbeat(&store.pool, instance))?;
+            // The chain says which instances wrote it: each names itself when it joins.
+            store
+                .append(Event {
+                    kind: "node.started".into(),
+                    outcome: "ok".into(),
+                    actor_kind: Some(crate::audit::ActorKind::Node),
+                    detail: format!(
+                        "instance {} on {}, sdk-relay {}",
+                        instance.id,
+                        hostname(),
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                    ..Event::default()
+                })
+                .map_err(|e| StoreError::Storage(e.to_string()))?;
             let (pool, instance, signer) =
                 (store.pool.clone(), instance.clone(), store.signer.clone());
             if let Some(rt) = &store.rt {
@@ -201,11 +216,15 @@ impl Drop for PgStore {
     }
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 async fn heartbeat(pool: &Pool, instance: &Instance) -> Result<(), StoreError> {
     let client = pool.get().await.map_err(db)?;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into());
+    let host = hostname();
     client
         .execute(
             "INSERT INTO nodes (instance, name, host, version, started, last_seen)
