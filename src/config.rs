@@ -433,6 +433,18 @@ api_message_bytes = 31457280
 as4_message_bytes = 167772160
 # A received SDK message once decrypted (SDK's limit is 30 MB: larger ones are answered REJECTED, BV too-long).
 sdk_message_bytes = 31457280
+
+[store]
+# Where messages, the queue and the audit chain live: "redb" (files in data_dir: one node, the default) or
+# "postgres" (several nodes share one database and its work; sdk-relay built with `--features postgres`).
+kind = "redb"
+# For kind = "postgres" (`sdk-relay db migrate --config …` creates the tables; serve does it too):
+# url = "postgresql://sdk_relay@db.kommun-a.se:5432/sdk_relay"
+# password_file = "db-password"
+# schema = "sdk_relay"
+# pool_size = 16
+# tls = "verify-full"
+# ca_file = "db-ca.pem"
 "#
     )
 }
