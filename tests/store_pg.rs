@@ -300,7 +300,7 @@ fn two_nodes_never_claim_the_same_message_and_a_dead_nodes_claims_lapse() {
         std::thread::spawn(move || {
             let mut got = Vec::new();
             loop {
-                let batch = store.claim(OffsetDateTime::now_utc(), 5).unwrap();
+                let batch = store.claim(OffsetDateTime::now_utc(), 5, 0).unwrap();
                 if batch.is_empty() {
                     return got;
                 }
@@ -322,7 +322,7 @@ fn two_nodes_never_claim_the_same_message_and_a_dead_nodes_claims_lapse() {
     // A rescheduled message is free again; a live node's claims are not.
     b.reschedule(&got_a[0], now, "peer busy".into()).unwrap();
     let retaken: Vec<String> = b
-        .claim(OffsetDateTime::now_utc(), 100)
+        .claim(OffsetDateTime::now_utc(), 100, 0)
         .unwrap()
         .into_iter()
         .map(|q| q.id)
@@ -332,7 +332,7 @@ fn two_nodes_never_claim_the_same_message_and_a_dead_nodes_claims_lapse() {
     drop(a);
     std::thread::sleep(std::time::Duration::from_secs(12));
     let mut taken: Vec<String> = b
-        .claim(OffsetDateTime::now_utc(), 100)
+        .claim(OffsetDateTime::now_utc(), 100, 0)
         .unwrap()
         .into_iter()
         .map(|q| q.id)

@@ -80,7 +80,7 @@ impl Worker {
         let node = self.node.clone();
         let due = tokio::task::spawn_blocking(move || {
             node.store
-                .claim(OffsetDateTime::now_utc(), MAX_IN_FLIGHT - busy)
+                .claim(OffsetDateTime::now_utc(), MAX_IN_FLIGHT - busy, busy)
         })
         .await;
         let due = match due {

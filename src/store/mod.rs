@@ -175,10 +175,16 @@ pub trait Store: Send + Sync {
     /// Queue entries due at `now`, oldest first.
     fn due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError>;
 
-    /// Due entries for this node to send now. One node alone sends everything due; nodes sharing a database
-    /// claim entries, so no two send the same message at once (a claim lapses when its node dies).
-    fn claim(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueueItem>, StoreError> {
-        self.due(now, limit)
+    /// Up to `limit` due entries for this node to send now, besides the `in_flight` it is sending. Nodes
+    /// sharing a database claim entries, so no two send the same message at once (a claim lapses when its
+    /// node dies). A node alone claims nothing: its due entries include those in flight, which it skips.
+    fn claim(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        in_flight: usize,
+    ) -> Result<Vec<QueueItem>, StoreError> {
+        self.due(now, limit.saturating_add(in_flight))
     }
 
     /// Moves a message to `status` (validated), removing it from the queue unless it is to be resent.

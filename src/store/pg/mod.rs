@@ -698,9 +698,14 @@ impl Store for PgStore {
         })
     }
 
-    fn claim(&self, now: OffsetDateTime, limit_to: usize) -> Result<Vec<QueueItem>, StoreError> {
+    fn claim(
+        &self,
+        now: OffsetDateTime,
+        limit_to: usize,
+        in_flight: usize,
+    ) -> Result<Vec<QueueItem>, StoreError> {
         let Some(instance) = &self.instance else {
-            return self.due(now, limit_to);
+            return self.due(now, limit_to.saturating_add(in_flight));
         };
         self.run(async {
             let client = self.client().await?;
