@@ -88,6 +88,30 @@ pub struct StoredMessage {
     pub events: Vec<StatusEvent>,
 }
 
+impl StoredMessage {
+    /// Moves to `status` when the life cycle allows it, recording when and why.
+    pub(crate) fn advance(
+        &mut self,
+        status: Status,
+        reason: Option<String>,
+    ) -> Result<(), StoreError> {
+        if !self.status.can_become(status) {
+            return Err(StoreError::Transition {
+                id: self.message.id.clone(),
+                from: self.status,
+                to: status,
+            });
+        }
+        self.status = status;
+        self.events.push(StatusEvent {
+            status,
+            at: OffsetDateTime::now_utc(),
+            reason,
+        });
+        Ok(())
+    }
+}
+
 /// An outbound message waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueItem {

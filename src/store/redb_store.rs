@@ -11,8 +11,8 @@ use redb::{
 use time::OffsetDateTime;
 
 use super::{
-    Filter, Inbound, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store, StoreError,
-    StoredMessage, check_id, status_event, stored,
+    Filter, Inbound, Inserted, NewMessage, QueueItem, Status, Store, StoreError, StoredMessage,
+    check_id, status_event, stored,
 };
 use crate::audit::{AuditLog, Event};
 
@@ -392,19 +392,7 @@ impl Store for RedbStore {
     ) -> Result<StoredMessage, StoreError> {
         let txn = self.db.begin_write().map_err(storage)?;
         let mut message = Self::read_message(&txn, id)?;
-        if !message.status.can_become(status) {
-            return Err(StoreError::Transition {
-                id: id.to_owned(),
-                from: message.status,
-                to: status,
-            });
-        }
-        message.status = status;
-        message.events.push(StatusEvent {
-            status,
-            at: OffsetDateTime::now_utc(),
-            reason: reason.clone(),
-        });
+        message.advance(status, reason.clone())?;
         Self::write_message(&txn, &message)?;
         if status != Status::ScheduledForResend && status != Status::Scheduled {
             Self::unqueue(&txn, id)?;
@@ -422,13 +410,6 @@ impl Store for RedbStore {
     ) -> Result<StoredMessage, StoreError> {
         let txn = self.db.begin_write().map_err(storage)?;
         let mut message = Self::read_message(&txn, id)?;
-        if !message.status.can_become(Status::ScheduledForResend) {
-            return Err(StoreError::Transition {
-                id: id.to_owned(),
-                from: message.status,
-                to: Status::ScheduledForResend,
-            });
-        }
         let item: QueueItem = {
             let queue = txn.open_table(QUEUE).map_err(storage)?;
             let row = queue
@@ -437,12 +418,7 @@ impl Store for RedbStore {
                 .ok_or_else(|| StoreError::NotFound(format!("{id} in the queue")))?;
             serde_json::from_slice(row.value()).map_err(storage)?
         };
-        message.status = Status::ScheduledForResend;
-        message.events.push(StatusEvent {
-            status: Status::ScheduledForResend,
-            at: OffsetDateTime::now_utc(),
-            reason: Some(reason.clone()),
-        });
+        message.advance(Status::ScheduledForResend, Some(reason.clone()))?;
         Self::write_message(&txn, &message)?;
         Self::enqueue(
             &txn,

@@ -20,8 +20,8 @@ use deadpool_postgres::{Object, Pool};
 use time::OffsetDateTime;
 
 use super::{
-    Direction, Filter, Inbound, Inserted, NewMessage, QueueItem, Status, StatusEvent, Store,
-    StoreError, StoredMessage, check_id, status_event, stored,
+    Direction, Filter, Inbound, Inserted, NewMessage, QueueItem, Status, Store, StoreError,
+    StoredMessage, check_id, status_event, stored,
 };
 use crate::audit::{AuditError, AuditSink, Checkpoint, CheckpointSigner, Event};
 use crate::config::StoreConfig;
@@ -538,19 +538,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let mut message = lock_message(&tx, id).await?;
-        if !message.status.can_become(status) {
-            return Err(StoreError::Transition {
-                id: id.to_owned(),
-                from: message.status,
-                to: status,
-            });
-        }
-        message.status = status;
-        message.events.push(StatusEvent {
-            status,
-            at: OffsetDateTime::now_utc(),
-            reason: reason.clone(),
-        });
+        message.advance(status, reason.clone())?;
         write_message(&tx, &message).await?;
         if status != Status::ScheduledForResend && status != Status::Scheduled {
             tx.execute("DELETE FROM queue WHERE id = $1", &[&id])
@@ -571,13 +559,6 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let mut message = lock_message(&tx, id).await?;
-        if !message.status.can_become(Status::ScheduledForResend) {
-            return Err(StoreError::Transition {
-                id: id.to_owned(),
-                from: message.status,
-                to: Status::ScheduledForResend,
-            });
-        }
         let updated = tx
             .execute(
                 "UPDATE queue SET next_attempt = $2, attempts = attempts + 1,
@@ -590,12 +571,7 @@ impl PgStore {
         if updated == 0 {
             return Err(StoreError::NotFound(format!("{id} in the queue")));
         }
-        message.status = Status::ScheduledForResend;
-        message.events.push(StatusEvent {
-            status: Status::ScheduledForResend,
-            at: OffsetDateTime::now_utc(),
-            reason: Some(reason.clone()),
-        });
+        message.advance(Status::ScheduledForResend, Some(reason.clone()))?;
         write_message(&tx, &message).await?;
         let event = status_event(&message, Status::ScheduledForResend, Some(&reason));
         self.commit(tx, vec![event]).await?;
