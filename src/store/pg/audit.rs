@@ -31,7 +31,7 @@ pub async fn append(tx: &Transaction<'_>, events: Vec<Event>) -> Result<Vec<u64>
         .format(&Rfc3339)
         .unwrap_or_default();
     let insert = tx
-        .prepare("INSERT INTO audit_records (seq, line, message_id) VALUES ($1, $2, $3)")
+        .prepare_cached("INSERT INTO audit_records (seq, line, message_id) VALUES ($1, $2, $3)")
         .await
         .map_err(db)?;
     let mut seqs = Vec::with_capacity(events.len());

@@ -420,7 +420,7 @@ async fn write_payload(
     payload: &[u8],
 ) -> Result<(), StoreError> {
     let statement = tx
-        .prepare("INSERT INTO payload_chunks (id, n, data) VALUES ($1, $2, $3)")
+        .prepare_cached("INSERT INTO payload_chunks (id, n, data) VALUES ($1, $2, $3)")
         .await
         .map_err(db)?;
     for (n, chunk) in payload.chunks(CHUNK).enumerate() {
