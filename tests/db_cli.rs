@@ -4,7 +4,6 @@
 //! reported, not silently migrated.
 #![cfg(feature = "postgres")]
 
-
 use std::path::Path;
 use std::process::{Command, Output};
 

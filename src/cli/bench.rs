@@ -1,4 +1,5 @@
-//! `sdk-relay bench`: the end-to-end benchmark between two local nodes, as a table or JSON.
+//! `sdk-relay bench`: the end-to-end benchmark between two local nodes, as a table or JSON; with `--stores`,
+//! the same 10 KB path with the sender on redb and on PostgreSQL clusters.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::exit;
 use crate::lab::Lab;
-use crate::lab::bench::{self, Options, Report};
+use crate::lab::bench::{self, Options, Report, StoreOptions, StoreReport, StoreSetup};
 
 /// Measure the whole path between two local nodes against the RSA bound of this machine.
 #[derive(clap::Args)]
@@ -15,23 +16,42 @@ use crate::lab::bench::{self, Options, Report};
   cargo run --release -- bench
   sdk-relay bench --messages 1000 --concurrency 1,8,32 --json > bench.json
   sdk-relay bench --large-mb 0          (skip the large message)
+  sdk-relay bench --stores redb,pg1,pg2 (a build with --features postgres; PostgreSQL from .ci/postgres)
 
 Two nodes run as child processes on loopback in a generated test federation. For each concurrency level,
 that many API clients each submit 10 KB messages one after the other; the latency is from SCHEDULED to the
 Meddelandekvittens (ACCEPTED) at the sender, as the node timestamps them. Then both nodes are restarted and
 one message whose sealed XHE is --large-mb MB is sent, with each node's peak memory. The bound is what the
 RSA private-key operations every message needs would allow on all cores, measured in the same run.
-Build with --release: a debug build is several times slower.")]
+Build with --release: a debug build is several times slower.
+
+With --stores, the 10 KB messages only (at --concurrency, 16 by default), once per store setup, each on
+nodes of its own: `redb` is the pair above; `pgN` makes the sender N nodes sharing one PostgreSQL schema
+(fresh for the run, left behind afterwards) behind a TCP balancer, the receiver one redb node. The table
+gives each setup's throughput against the RSA bound and against the redb pair.")]
 pub struct Args {
-    /// 10 KB messages per concurrency level.
+    /// 10 KB messages per concurrency level (and store setup).
     #[arg(long, default_value_t = 300)]
     messages: usize,
-    /// Concurrent API clients, one level after the other.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
-    concurrency: Vec<usize>,
-    /// Size of the large message's XHE in MB (SDK access points take 100 MB); 0 skips it.
-    #[arg(long, default_value_t = 100)]
-    large_mb: usize,
+    /// Concurrent API clients, one level after the other [default: 1,4,16; with --stores, 16].
+    #[arg(long, value_delimiter = ',')]
+    concurrency: Option<Vec<usize>>,
+    /// Size of the large message's XHE in MB (SDK access points take 100 MB); 0 skips it [default: 100;
+    /// not with --stores].
+    #[arg(long)]
+    large_mb: Option<usize>,
+    /// Compare stores instead: `redb`, and `pgN` for N sender nodes on PostgreSQL behind a balancer.
+    #[arg(long, value_delimiter = ',', value_name = "SETUPS")]
+    stores: Option<Vec<StoreSetup>>,
+    /// The PostgreSQL database for the `pgN` setups (each gets a schema of its own).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = crate::lab::TEST_POSTGRES_VAR,
+        default_value = crate::lab::DEFAULT_POSTGRES_URL,
+        hide_env_values = true
+    )]
+    postgres: String,
     /// Print the report as JSON (progress goes to standard error).
     #[arg(long)]
     json: bool,
@@ -45,10 +65,34 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn bench_cmd(args: Args) -> Result<u8> {
+    let default_levels: &[usize] = if args.stores.is_some() {
+        &[16]
+    } else {
+        &[1, 4, 16]
+    };
+    let concurrency = args
+        .concurrency
+        .clone()
+        .unwrap_or_else(|| default_levels.to_vec());
     anyhow::ensure!(
-        args.messages > 0 && args.concurrency.iter().all(|c| *c > 0),
+        args.messages > 0 && !concurrency.is_empty() && concurrency.iter().all(|c| *c > 0),
         "--messages and every --concurrency level must be at least 1"
     );
+    if let Some(stores) = &args.stores {
+        anyhow::ensure!(!stores.is_empty(), "--stores needs at least one setup");
+        anyhow::ensure!(
+            args.large_mb.is_none(),
+            "--large-mb does not go with --stores (the store comparison sends 10 KB messages only)"
+        );
+        let postgres = stores.iter().find(|s| **s != StoreSetup::Redb);
+        if let Some(setup) = postgres {
+            anyhow::ensure!(
+                cfg!(feature = "postgres"),
+                "--stores {setup}: this sdk-relay was built without PostgreSQL support; build it with \
+                 `cargo build --release --features postgres`"
+            );
+        }
+    }
     let temporary;
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -67,15 +111,30 @@ fn bench_cmd(args: Args) -> Result<u8> {
         );
     }
     eprintln!(
-        "setting up a test federation and two nodes in {}",
+        "setting up a test federation and its nodes in {}",
         dir.display()
     );
     let lab = Lab::create(&dir, &binary, "bench")?;
+    if let Some(setups) = args.stores.clone() {
+        let options = StoreOptions {
+            setups,
+            messages: args.messages,
+            concurrency,
+            postgres_url: args.postgres.clone(),
+        };
+        let report = bench::compare_stores(&lab, &options, &mut |step| eprintln!("… {step}"))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_stores(&report);
+        }
+        return Ok(exit::OK);
+    }
     let (mut a, mut b) = bench::setup(&lab)?;
     let options = Options {
         messages: args.messages,
-        concurrency: args.concurrency.clone(),
-        large_mb: args.large_mb,
+        concurrency,
+        large_mb: args.large_mb.unwrap_or(100),
     };
     let report = bench::run(&mut a, &mut b, &options, &mut |step| eprintln!("… {step}"))?;
     a.stop()?;
@@ -124,6 +183,41 @@ fn print_table(r: &Report) {
             l.delivery_seconds,
             l.peak_mb_a,
             l.peak_mb_b
+        );
+    }
+    if !r.release_build {
+        println!("\n(debug build: not representative)");
+    }
+}
+
+fn print_stores(r: &StoreReport) {
+    println!(
+        "RSA-2048 sign: {:.3} ms on one core; {} private-key operations per message on {} cores → bound {:.0} messages/s",
+        r.rsa_2048_sign_ms, r.rsa_ops_per_message, r.cores, r.bound_messages_per_second
+    );
+    println!(
+        "\n10 KB messages (request body {} bytes), SCHEDULED → ACCEPTED at the sender; the receiver is one redb node:",
+        r.message_bytes
+    );
+    println!(
+        "| store | sender | concurrency | messages | msg/s | p50 ms | p95 ms | p99 ms | ratio to RSA bound | ratio to redb |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for row in &r.rows {
+        let l = &row.level;
+        println!(
+            "| {} | {} | {} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.1} % | {} |",
+            row.store,
+            row.description,
+            l.concurrency,
+            l.messages,
+            l.messages_per_second,
+            l.p50_ms,
+            l.p95_ms,
+            l.p99_ms,
+            100.0 * l.ratio_to_bound,
+            row.ratio_to_redb
+                .map_or_else(|| "–".to_owned(), |x| format!("{:.0} %", 100.0 * x))
         );
     }
     if !r.release_build {

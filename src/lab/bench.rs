@@ -2,6 +2,9 @@
 //! concurrency levels — throughput and the latency from submission (SCHEDULED at A) to the
 //! Meddelandekvittens (ACCEPTED at A), as the nodes timestamp them — then one ~100 MB message, against the
 //! bound set by the RSA private-key operations each message needs, measured in the same run.
+//!
+//! [`compare_stores`] measures the same 10 KB path with the sender on different stores: a redb pair, and the
+//! sender as a cluster of nodes on one PostgreSQL behind a balancer (the receiver stays one redb node).
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Api, Draft, Lab, LabError, LabNode, NodeSpec};
+use super::{Api, Cluster, Draft, Lab, LabError, LabNode, NodeSpec};
 
 /// RSA private-key operations per message, both nodes together: A seals (1) and signs the AS4 message (1);
 /// B decrypts the AS4 key (1) and the XHE key (1), signs the Meddelandekvittens (1), its AS4 receipt to A
@@ -70,14 +73,23 @@ pub struct Report {
     pub large: Option<Large>,
 }
 
-/// The two nodes, with limits raised for the large message.
+/// Raises the limits for the large message, and the deliveries in flight to a peer for the concurrency.
+fn limits(c: &mut String) {
+    c.push_str(
+        "\n[limits]\napi_message_bytes = 268435456\nas4_message_bytes = 268435456\nsdk_message_bytes = 201326592\n",
+    );
+    *c = c.replace("per_peer = 4", "per_peer = 16");
+}
+
+/// [`limits`], on redb.
+fn redb(c: &mut String) {
+    limits(c);
+    c.push_str("\n[store]\nkind = \"redb\"\n");
+}
+
+/// The two nodes, on redb (whatever `SDK_RELAY_TEST_STORE` says: the large message's size is read from the
+/// redb store's payload file), with limits raised for the large message.
 pub fn setup(lab: &Lab) -> Result<(LabNode, LabNode), LabError> {
-    let limits = |c: &mut String| {
-        c.push_str(
-            "\n[limits]\napi_message_bytes = 268435456\nas4_message_bytes = 268435456\nsdk_message_bytes = 201326592\n",
-        );
-        *c = c.replace("per_peer = 4", "per_peer = 16");
-    };
     let a = lab.node(
         &NodeSpec {
             name: "kommun-a",
@@ -86,7 +98,7 @@ pub fn setup(lab: &Lab) -> Result<(LabNode, LabNode), LabError> {
             org: "0203:kommun-a.example.se",
             functions: &["registrator"],
         },
-        limits,
+        redb,
     )?;
     let b = lab.node(
         &NodeSpec {
@@ -96,7 +108,7 @@ pub fn setup(lab: &Lab) -> Result<(LabNode, LabNode), LabError> {
             org: "0203:region-b.example.se",
             functions: &["socialtjanst"],
         },
-        limits,
+        redb,
     )?;
     Ok((a, b))
 }
@@ -114,17 +126,12 @@ pub fn run(
         .map_err(super::failed("starting the runtime"))?;
     a.start()?;
     b.start()?;
-    let text = "Lorem ipsum dolor sit amet. ".repeat(10 * 1024 / 28);
-    let body = serde_json::to_vec(&draft(a, b, "Bench", &text).json())
-        .map_err(super::failed("the message body"))?;
+    let body = small_body(a, b)?;
     progress("warming up (SMP lookups, first connections)");
-    let warm = rt.block_on(a.api().submit(body.clone()))?;
-    rt.block_on(wait_accepted(&a.api(), &[warm], Duration::from_secs(60)))?;
+    warm_up(&rt, &a.api(), &body)?;
 
     progress("measuring RSA-2048 signing on this machine");
-    let sign_ms = rsa_sign_ms()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bound = cores as f64 * 1000.0 / (RSA_OPS_PER_MESSAGE * sign_ms);
+    let (sign_ms, cores, bound) = rsa_bound()?;
 
     let mut levels = Vec::new();
     for &concurrency in &options.concurrency {
@@ -160,6 +167,32 @@ pub fn run(
         peak_mb_b,
         large,
     })
+}
+
+/// The 10 KB createMessage body from `a` to `b`.
+fn small_body(a: &LabNode, b: &LabNode) -> Result<Vec<u8>, LabError> {
+    let text = "Lorem ipsum dolor sit amet. ".repeat(10 * 1024 / 28);
+    serde_json::to_vec(&draft(a, b, "Bench", &text).json())
+        .map_err(super::failed("the message body"))
+}
+
+/// One message through and back, so that SMP lookups and first connections are not measured.
+fn warm_up(rt: &tokio::runtime::Runtime, api: &Api, body: &[u8]) -> Result<(), LabError> {
+    let warm = rt.block_on(api.submit(body.to_vec()))?;
+    rt.block_on(wait_accepted(api, &[warm], Duration::from_secs(60)))
+        .map(drop)
+}
+
+/// RSA-2048 signing time on one core, the cores, and the bound they set: messages per second if the RSA
+/// private-key operations were all the work, on every core.
+fn rsa_bound() -> Result<(f64, usize, f64), LabError> {
+    let sign_ms = rsa_sign_ms()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok((
+        sign_ms,
+        cores,
+        cores as f64 * 1000.0 / (RSA_OPS_PER_MESSAGE * sign_ms),
+    ))
 }
 
 /// A message from `a`'s first functional address to `b`'s.
@@ -229,7 +262,9 @@ async fn wait_accepted(
                 ids.len()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The times come from the node's own events, so polling slowly loses no precision and leaves the
+        // nodes' CPU to the work measured (each poll lists every outbound message).
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -368,4 +403,270 @@ fn event_time(m: &Value, status: &str) -> Option<OffsetDateTime> {
         .find(|e| e["typeCode"] == status)
         .and_then(|e| e["detail"].as_str())
         .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+}
+
+/// Where the sender's messages are stored, in a store comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub enum StoreSetup {
+    /// A sender and a receiver on redb: what [`run`] measures.
+    Redb,
+    /// The sender as this many nodes on one PostgreSQL schema, behind the lab's balancers.
+    Postgres(usize),
+}
+
+/// The most nodes a `pgN` setup may have: each is a process with its pool of connections.
+pub const MAX_CLUSTER_NODES: usize = 8;
+
+impl std::str::FromStr for StoreSetup {
+    type Err = String;
+
+    /// `redb`, or `pg1`, `pg2`, … (`pgN`: N sender nodes on PostgreSQL).
+    fn from_str(s: &str) -> Result<StoreSetup, String> {
+        let s = s.trim();
+        if s == "redb" {
+            return Ok(StoreSetup::Redb);
+        }
+        match s.strip_prefix("pg").map(str::parse::<usize>) {
+            Some(Ok(n)) if (1..=MAX_CLUSTER_NODES).contains(&n) => Ok(StoreSetup::Postgres(n)),
+            _ => Err(format!(
+                "unknown store setup {s:?}: use redb, or pgN for N (1 to {MAX_CLUSTER_NODES}) sender nodes on PostgreSQL"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSetup::Redb => f.write_str("redb"),
+            StoreSetup::Postgres(n) => write!(f, "pg{n}"),
+        }
+    }
+}
+
+impl From<StoreSetup> for String {
+    fn from(s: StoreSetup) -> String {
+        s.to_string()
+    }
+}
+
+impl StoreSetup {
+    /// What the sender is, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSetup::Redb => "redb, one sender node".into(),
+            StoreSetup::Postgres(1) => "PostgreSQL, one sender node (behind the balancer)".into(),
+            StoreSetup::Postgres(n) => format!("PostgreSQL, {n} sender nodes behind the balancer"),
+        }
+    }
+}
+
+/// What a store comparison measures.
+pub struct StoreOptions {
+    pub setups: Vec<StoreSetup>,
+    /// 10 KB messages per setup and concurrency level.
+    pub messages: usize,
+    pub concurrency: Vec<usize>,
+    /// The database of the PostgreSQL setups; each setup gets a fresh schema in it.
+    pub postgres_url: String,
+}
+
+/// One setup at one concurrency level.
+#[derive(Debug, Serialize)]
+pub struct StoreRow {
+    pub store: StoreSetup,
+    pub description: String,
+    /// Sender nodes (the receiver is one redb node).
+    pub sender_nodes: usize,
+    #[serde(flatten)]
+    pub level: Level,
+    /// Throughput as a share of the redb pair's at the same concurrency, when that was measured.
+    pub ratio_to_redb: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreReport {
+    pub release_build: bool,
+    pub cores: usize,
+    pub rsa_2048_sign_ms: f64,
+    pub rsa_ops_per_message: f64,
+    pub bound_messages_per_second: f64,
+    pub message_bytes: usize,
+    pub rows: Vec<StoreRow>,
+}
+
+/// The sending side of one setup: a node, or a cluster behind balancers.
+enum Sender {
+    Node(LabNode),
+    Cluster(Cluster),
+}
+
+impl Sender {
+    fn first(&self) -> &LabNode {
+        match self {
+            Sender::Node(n) => n,
+            Sender::Cluster(c) => c.first(),
+        }
+    }
+
+    fn api(&self) -> Api {
+        match self {
+            Sender::Node(n) => n.api(),
+            Sender::Cluster(c) => c.api(),
+        }
+    }
+
+    fn start(&mut self) -> Result<(), LabError> {
+        match self {
+            Sender::Node(n) => n.start(),
+            Sender::Cluster(c) => c.start(),
+        }
+    }
+
+    fn stop(&mut self) -> Result<bool, LabError> {
+        match self {
+            Sender::Node(n) => n.stop(),
+            Sender::Cluster(c) => c.stop(),
+        }
+    }
+}
+
+/// Sets up one setup's sender and receiver, with organisations and AP ids of their own (`index` tells the
+/// setups apart), so the SMP keeps every setup's registrations.
+fn store_pair(
+    lab: &Lab,
+    setup: StoreSetup,
+    index: usize,
+    postgres_url: &str,
+) -> Result<(Sender, LabNode), LabError> {
+    let tag = setup.to_string();
+    let (a_name, a_org, a_ap) = (
+        format!("kommun-a-{tag}"),
+        format!("0203:kommun-a-{tag}.example.se"),
+        format!("AP{:04}-SDK-BENCH", 10 * index + 1),
+    );
+    let (b_name, b_org, b_ap) = (
+        format!("region-b-{tag}"),
+        format!("0203:region-b-{tag}.example.se"),
+        format!("AP{:04}-SDK-BENCH", 10 * index + 2),
+    );
+    let a_spec = NodeSpec {
+        name: &a_name,
+        label: "Kommun A",
+        ap_id: &a_ap,
+        org: &a_org,
+        functions: &["registrator"],
+    };
+    // The receiver is the same kind of node in every setup: redb, whatever SDK_RELAY_TEST_STORE says.
+    let sender = match setup {
+        StoreSetup::Redb => Sender::Node(lab.node(&a_spec, redb)?),
+        StoreSetup::Postgres(n) => Sender::Cluster(lab.cluster(
+            &a_spec,
+            n,
+            &super::postgres_store(postgres_url),
+            limits,
+        )?),
+    };
+    let receiver = lab.node(
+        &NodeSpec {
+            name: &b_name,
+            label: "Region B",
+            ap_id: &b_ap,
+            org: &b_org,
+            functions: &["socialtjanst"],
+        },
+        redb,
+    )?;
+    Ok((sender, receiver))
+}
+
+/// For each setup in turn, 10 KB messages from the sender to a redb receiver at each concurrency level, then
+/// both stopped; against the RSA bound measured once at the start. `progress` hears what is being done.
+pub fn compare_stores(
+    lab: &Lab,
+    options: &StoreOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<StoreReport, LabError> {
+    if options.setups.iter().any(|s| *s != StoreSetup::Redb) && !cfg!(feature = "postgres") {
+        return Err(LabError {
+            step: "the PostgreSQL setups".into(),
+            detail: "this build has no PostgreSQL store: build with `--features postgres`".into(),
+        });
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(super::failed("starting the runtime"))?;
+    progress("measuring RSA-2048 signing on this machine");
+    let (sign_ms, cores, bound) = rsa_bound()?;
+    let mut rows: Vec<StoreRow> = Vec::new();
+    let mut message_bytes = 0;
+    for (index, &setup) in options.setups.iter().enumerate() {
+        progress(&format!("{setup}: setting up ({})", setup.describe()));
+        let (mut a, mut b) = store_pair(lab, setup, index, &options.postgres_url)?;
+        b.start()?;
+        a.start()?;
+        let body = small_body(a.first(), &b)?;
+        message_bytes = body.len();
+        progress(&format!(
+            "{setup}: warming up (SMP lookups, first connections)"
+        ));
+        warm_up(&rt, &a.api(), &body)?;
+        for &concurrency in &options.concurrency {
+            progress(&format!(
+                "{setup}: {} messages of 10 KB, {concurrency} concurrent client(s)",
+                options.messages
+            ));
+            let level =
+                rt.block_on(level(&a.api(), &body, options.messages, concurrency, bound))?;
+            let redb = rows
+                .iter()
+                .find(|r| r.store == StoreSetup::Redb && r.level.concurrency == concurrency)
+                .map(|r| r.level.messages_per_second);
+            rows.push(StoreRow {
+                store: setup,
+                description: setup.describe(),
+                sender_nodes: match setup {
+                    StoreSetup::Redb => 1,
+                    StoreSetup::Postgres(n) => n,
+                },
+                ratio_to_redb: redb.map(|r| level.messages_per_second / r),
+                level,
+            });
+        }
+        // Stopped before the next setup starts, so that it has the machine to itself.
+        a.stop()?;
+        b.stop()?;
+    }
+    Ok(StoreReport {
+        release_build: !cfg!(debug_assertions),
+        cores,
+        rsa_2048_sign_ms: sign_ms,
+        rsa_ops_per_message: RSA_OPS_PER_MESSAGE,
+        bound_messages_per_second: bound,
+        message_bytes,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_setups_parse_and_print_back() {
+        for (text, setup) in [
+            ("redb", StoreSetup::Redb),
+            ("pg1", StoreSetup::Postgres(1)),
+            ("pg2", StoreSetup::Postgres(2)),
+        ] {
+            assert_eq!(text.parse::<StoreSetup>(), Ok(setup));
+            assert_eq!(setup.to_string(), text);
+        }
+        for bad in ["pg0", "pg9", "pg", "postgres", "redb2", ""] {
+            let err = bad.parse::<StoreSetup>().unwrap_err();
+            assert!(err.contains("use redb, or pgN"), "{bad}: {err}");
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //! processes of this binary on loopback. `sdk-relay demo` and `sdk-relay bench` run on it, and so do the
 //! integration tests — the same setup an operator would make with the CLI, done by the CLI.
 
+pub mod balancer;
 pub mod bench;
+mod cluster;
 mod draft;
 mod node;
 
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::CertificateDer;
 
+pub use balancer::Balancer;
+pub use cluster::Cluster;
 pub use draft::{Draft, attach};
 pub use node::{Api, LabNode};
 
@@ -25,6 +29,66 @@ use crate::pki::{KeyAlgorithm, KeyStore, Purpose, Role, TrustStore};
 pub const MESSAGE_DOC: &str = "urn:riv:infrastructure:messaging:MessageWithAttachments:3::messagePayload##3.0::tm-base-ext-sigenc";
 /// The Meddelandekvittens document type.
 pub const RECEIPT_DOC: &str = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2::ApplicationResponse##fdc:digg.se:edelivery:messagetype:response:1::2.1::tm-base-ext-sigenc";
+
+/// The environment variable that chooses the store of every lab node: unset or `redb` (the default), or
+/// `postgres` — each node then gets a `[store]` section of its own on [`postgres_url`], in a fresh schema, so
+/// the node test suites (and `sdk-relay demo`) run unchanged against PostgreSQL.
+pub const TEST_STORE_VAR: &str = "SDK_RELAY_TEST_STORE";
+/// The environment variable with the PostgreSQL URL for lab nodes; [`DEFAULT_POSTGRES_URL`] without it.
+pub const TEST_POSTGRES_VAR: &str = "SDK_RELAY_TEST_POSTGRES";
+/// The database `.ci/postgres` creates on the local PostgreSQL.
+pub const DEFAULT_POSTGRES_URL: &str =
+    "postgresql://sdk_relay_test:sdk_relay_test@127.0.0.1:5432/sdk_relay_test";
+
+/// The PostgreSQL URL for lab nodes: `SDK_RELAY_TEST_POSTGRES`, or the local test database.
+pub fn postgres_url() -> String {
+    std::env::var(TEST_POSTGRES_VAR)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// A `[store]` section on PostgreSQL at `url`, in a new schema of its own (`lab_` and 32 hex digits: a valid
+/// unquoted PostgreSQL identifier, 36 of the 63 characters allowed). Nodes given the same section share the
+/// store; the node creates the schema. Schemas are left behind for a look after a failed test.
+pub fn postgres_store(url: &str) -> String {
+    let schema = format!("lab_{}", uuid::Uuid::new_v4().simple());
+    // A TOML basic string, escaped by the TOML writer: the URL may hold any character a password can.
+    let url = toml::Value::String(url.to_owned());
+    format!(
+        r#"
+[store]
+kind = "postgres"
+url = {url}
+schema = "{schema}"
+pool_size = 4
+# Loopback only.
+tls = "disable"
+"#
+    )
+}
+
+/// The `[store]` section `SDK_RELAY_TEST_STORE` asks for, if any (a fresh schema on every call).
+pub fn test_store() -> Result<Option<String>, LabError> {
+    let kind = std::env::var(TEST_STORE_VAR).unwrap_or_default();
+    match kind.trim() {
+        "" | "redb" => Ok(None),
+        "postgres" if cfg!(feature = "postgres") => Ok(Some(postgres_store(&postgres_url()))),
+        "postgres" => Err(LabError {
+            step: format!("{TEST_STORE_VAR}=postgres"),
+            detail: "this build has no PostgreSQL store: build with `--features postgres`".into(),
+        }),
+        other => Err(LabError {
+            step: format!("{TEST_STORE_VAR}={other}"),
+            detail: "unknown store; use `redb` or `postgres`".into(),
+        }),
+    }
+}
+
+/// Whether a configuration text already has a `[store]` table (set by the caller, which then wins).
+fn has_store(text: &str) -> bool {
+    text.lines().any(|l| l.trim() == "[store]")
+}
 
 /// Why the lab could not be set up or driven: the step, and what went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -132,10 +196,24 @@ impl Lab {
     /// Sets up a node's data directory and configuration for `spec` (not started): trust in the federation,
     /// AP, TLS and O2O keys, the organisation and its functional addresses, an API client (its token in
     /// [`LabNode::token`]) and its SMP registrations for messages and receipts. `edit` may change the
-    /// configuration text.
+    /// configuration text. Without a `[store]` section from `edit`, the store is what `SDK_RELAY_TEST_STORE`
+    /// says (see [`TEST_STORE_VAR`]).
     pub fn node(
         &self,
         spec: &NodeSpec<'_>,
+        edit: impl FnOnce(&mut String),
+    ) -> Result<LabNode, LabError> {
+        let ports = Ports::free()?;
+        self.node_at(spec, ports, &ports.as4_url(), edit)
+    }
+
+    /// As [`Lab::node`], listening on `ports`, with `public_url` as its AS4 address (in its configuration and
+    /// the SMP): a balancer's, for a node of a cluster.
+    fn node_at(
+        &self,
+        spec: &NodeSpec<'_>,
+        ports: Ports,
+        public_url: &str,
         edit: impl FnOnce(&mut String),
     ) -> Result<LabNode, LabError> {
         let root = self.dir.join(spec.name);
@@ -161,15 +239,19 @@ impl Lab {
             &subject(spec.name),
             &fast(),
         )?;
-        let (api_port, as4_port) = (free_port()?, free_port()?);
         let mut text = config_text(
             spec,
             self.fed.env().as_str(),
             &self.smp_url,
-            api_port,
-            as4_port,
+            ports,
+            public_url,
         );
         edit(&mut text);
+        if !has_store(&text)
+            && let Some(store) = test_store()?
+        {
+            text.push_str(&store);
+        }
         let config = root.join("sdk-relay.toml");
         std::fs::write(&config, text).map_err(failed("writing the configuration"))?;
         self.run(
@@ -199,15 +281,15 @@ impl Lab {
             org: spec.org.to_owned(),
             functions: spec.functions.iter().map(|f| f.to_string()).collect(),
             ap_id: spec.ap_id.to_owned(),
-            api_port,
-            as4_port,
+            api_port: ports.api,
+            as4_port: ports.as4,
             token,
             binary: self.binary.clone(),
             client: self.tls_roots.clone(),
             process: None,
         };
         for doc in [MESSAGE_DOC, RECEIPT_DOC] {
-            self.publish(&node, doc, &node.as4_url())?;
+            self.publish(&node, doc, public_url)?;
         }
         Ok(node)
     }
@@ -360,9 +442,36 @@ pub fn issue_into(
     Ok(entry.id().to_owned())
 }
 
-fn config_text(spec: &NodeSpec<'_>, env: &str, smp_url: &str, api: u16, as4: u16) -> String {
+/// A node's two loopback ports.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    api: u16,
+    as4: u16,
+}
+
+impl Ports {
+    fn free() -> Result<Ports, LabError> {
+        Ok(Ports {
+            api: free_port()?,
+            as4: free_port()?,
+        })
+    }
+
+    fn as4_url(&self) -> String {
+        format!("https://127.0.0.1:{}/as4", self.as4)
+    }
+}
+
+fn config_text(
+    spec: &NodeSpec<'_>,
+    env: &str,
+    smp_url: &str,
+    ports: Ports,
+    public_url: &str,
+) -> String {
     let name = spec.name;
     let ap_id = spec.ap_id;
+    let Ports { api, as4 } = ports;
     format!(
         r#"[node]
 name = "{name}"
@@ -374,7 +483,7 @@ listen = "127.0.0.1:{api}"
 
 [as4]
 listen = "127.0.0.1:{as4}"
-public_url = "https://127.0.0.1:{as4}/as4"
+public_url = "{public_url}"
 ap_id = "{ap_id}"
 
 [smp]

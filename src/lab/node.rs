@@ -125,8 +125,13 @@ impl LabNode {
 
     /// A handle for API calls with the node's own client token, to move into tasks.
     pub fn api(&self) -> Api {
+        self.api_via(self.api_port)
+    }
+
+    /// As [`LabNode::api`], through another loopback port that leads to this node's API (a balancer's).
+    pub fn api_via(&self, port: u16) -> Api {
         Api {
-            base: self.api_url(),
+            base: format!("https://127.0.0.1:{port}"),
             token: self.token.clone(),
             client: self.client.clone(),
         }
@@ -227,6 +232,38 @@ impl Api {
                 step: "POST /v1/sdk/messages".into(),
                 detail: "a 201 without Location".into(),
             })
+    }
+
+    /// The messages the client may see (the `data` array), with `query` (`filter[...]=...`, may be empty).
+    pub async fn list(&self, query: &str) -> Result<Vec<Value>, LabError> {
+        let path = match query {
+            "" => "/v1/sdk/messages".to_owned(),
+            q => format!("/v1/sdk/messages?{q}"),
+        };
+        let step = format!("GET {path}");
+        let answer = self
+            .call("GET", &path, None)
+            .await
+            .map_err(failed(step.clone()))?;
+        if answer.status != 200 {
+            return Err(LabError {
+                step,
+                detail: format!(
+                    "{} {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                ),
+            });
+        }
+        let mut listed =
+            serde_json::from_slice::<Value>(&answer.body).map_err(failed(step.clone()))?;
+        match listed["data"].take() {
+            Value::Array(all) => Ok(all),
+            other => Err(LabError {
+                step,
+                detail: format!("`data` is not a list: {other}"),
+            }),
+        }
     }
 
     /// A message's JSON (`data`), by id.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sdk_relay::lab::{Lab, LabNode, NodeSpec};
+use sdk_relay::lab::{Cluster, Lab, LabNode, NodeSpec};
 use sdk_relay::pki::federation::Federation;
 use sdk_relay::pki::{KeyStore, Purpose};
 use sdk_relay::server::client::{self, Answer, Call};
@@ -127,6 +127,30 @@ impl World {
             functions,
         };
         Node(self.lab.node(&spec, edit).expect("the node's setup"))
+    }
+
+    /// `count` nodes of one organisation sharing a fresh PostgreSQL schema (on `SDK_RELAY_TEST_POSTGRES`, or
+    /// the local test database) behind an AS4 and an API balancer; set up, not started. The SMP sends peers
+    /// to the AS4 balancer.
+    pub fn cluster(
+        &self,
+        name: &str,
+        ap_id: &str,
+        org: &str,
+        functions: &[&str],
+        count: usize,
+    ) -> Cluster {
+        let spec = NodeSpec {
+            name,
+            label: name,
+            ap_id,
+            org,
+            functions,
+        };
+        let store = sdk_relay::lab::postgres_store(&sdk_relay::lab::postgres_url());
+        self.lab
+            .cluster(&spec, count, &store, |_| {})
+            .expect("the cluster's setup")
     }
 
     /// A PEM file of the federation's TLS CAs (root and issuing): what an API client gives as `--ca`.
