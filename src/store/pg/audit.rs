@@ -7,7 +7,7 @@ use deadpool_postgres::{Pool, Transaction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::db;
+use super::{db, exec, row_one, row_opt, rows};
 use crate::audit::{
     AuditError, Checkpoint, CheckpointSigner, Event, Line, LineSource, Record, Report, line_hash,
 };
@@ -22,10 +22,13 @@ pub async fn append(tx: &Transaction<'_>, events: Vec<Event>) -> Result<Vec<u64>
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let head = tx
-        .query_one("SELECT next_seq, last_hash FROM audit_head FOR UPDATE", &[])
-        .await
-        .map_err(db)?;
+    let head = row_one(
+        tx,
+        "SELECT next_seq, last_hash FROM audit_head FOR UPDATE",
+        &[],
+    )
+    .await
+    .map_err(db)?;
     let (mut seq, mut prev): (i64, String) = (head.get(0), head.get(1));
     let time = OffsetDateTime::now_utc()
         .format(&Rfc3339)
@@ -51,7 +54,8 @@ pub async fn append(tx: &Transaction<'_>, events: Vec<Event>) -> Result<Vec<u64>
         seqs.push(record.seq);
         seq += 1;
     }
-    tx.execute(
+    exec(
+        tx,
         "UPDATE audit_head SET next_seq = $1, last_hash = $2",
         &[&seq, &prev],
     )
@@ -67,18 +71,24 @@ pub async fn checkpoint(
 ) -> Result<Option<Checkpoint>, StoreError> {
     let mut client = pool.get().await.map_err(db)?;
     let tx = client.transaction().await.map_err(db)?;
-    let head = tx
-        .query_one("SELECT next_seq, last_hash FROM audit_head FOR UPDATE", &[])
-        .await
-        .map_err(db)?;
+    let head = row_one(
+        &tx,
+        "SELECT next_seq, last_hash FROM audit_head FOR UPDATE",
+        &[],
+    )
+    .await
+    .map_err(db)?;
     let (next, hash): (i64, String) = (head.get(0), head.get(1));
     let Some(last) = next.checked_sub(1).filter(|l| *l >= 0) else {
         return Ok(None);
     };
-    let exists = tx
-        .query_opt("SELECT 1 FROM audit_checkpoints WHERE seq = $1", &[&last])
-        .await
-        .map_err(db)?;
+    let exists = row_opt(
+        &tx,
+        "SELECT 1 FROM audit_checkpoints WHERE seq = $1",
+        &[&last],
+    )
+    .await
+    .map_err(db)?;
     if exists.is_some() {
         return Ok(None);
     }
@@ -88,7 +98,8 @@ pub async fn checkpoint(
     let checkpoint =
         crate::audit::sign_checkpoint(signer, u64::try_from(last).map_err(db)?, &hash, &time)
             .map_err(db)?;
-    tx.execute(
+    exec(
+        &tx,
         "INSERT INTO audit_checkpoints (seq, line) VALUES ($1, $2)",
         &[&last, &serde_json::to_string(&checkpoint).map_err(db)?],
     )
@@ -102,17 +113,17 @@ pub async fn checkpoint(
 /// the head lock makes concurrent nodes write one between them).
 pub async fn checkpoint_if_due(pool: &Pool, signer: &CheckpointSigner) -> Result<(), StoreError> {
     let client = pool.get().await.map_err(db)?;
-    let row = client
-        .query_one(
-            "SELECT h.next_seq - 1 - coalesce(c.seq, -1),
+    let row = row_one(
+        &client,
+        "SELECT h.next_seq - 1 - coalesce(c.seq, -1),
                     coalesce(extract(epoch FROM now() - c.written)::float8, 1e9)
              FROM audit_head h
              LEFT JOIN (SELECT seq, (line::json ->> 'time')::timestamptz AS written
                         FROM audit_checkpoints ORDER BY seq DESC LIMIT 1) c ON true",
-            &[],
-        )
-        .await
-        .map_err(db)?;
+        &[],
+    )
+    .await
+    .map_err(db)?;
     let (unanchored, age): (i64, f64) = (row.get(0), row.get(1));
     drop(client);
     if unanchored >= CHECKPOINT_EVERY || (unanchored > 0 && age >= CHECKPOINT_SECONDS) {
@@ -128,13 +139,13 @@ pub async fn records(
     limit: i64,
 ) -> Result<Vec<(u64, String)>, StoreError> {
     let from = i64::try_from(from).unwrap_or(i64::MAX);
-    let rows = client
-        .query(
-            "SELECT seq, line FROM audit_records WHERE seq >= $1 ORDER BY seq LIMIT $2",
-            &[&from, &limit],
-        )
-        .await
-        .map_err(db)?;
+    let rows = rows(
+        client,
+        "SELECT seq, line FROM audit_records WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        &[&from, &limit],
+    )
+    .await
+    .map_err(db)?;
     Ok(rows
         .iter()
         .map(|r| (u64::try_from(r.get::<_, i64>(0)).unwrap_or(0), r.get(1)))
@@ -145,21 +156,24 @@ pub async fn records_of(
     client: &impl GenericClient,
     message_id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT line FROM audit_records WHERE message_id = $1 ORDER BY seq",
-            &[&message_id],
-        )
-        .await
-        .map_err(db)?;
+    let rows = rows(
+        client,
+        "SELECT line FROM audit_records WHERE message_id = $1 ORDER BY seq",
+        &[&message_id],
+    )
+    .await
+    .map_err(db)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub async fn checkpoints(client: &impl GenericClient) -> Result<Vec<Vec<u8>>, StoreError> {
-    let rows = client
-        .query("SELECT line FROM audit_checkpoints ORDER BY seq", &[])
-        .await
-        .map_err(db)?;
+    let rows = rows(
+        client,
+        "SELECT line FROM audit_checkpoints ORDER BY seq",
+        &[],
+    )
+    .await
+    .map_err(db)?;
     Ok(rows
         .iter()
         .map(|r| r.get::<_, String>(0).into_bytes())

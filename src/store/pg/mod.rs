@@ -16,8 +16,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{GenericClient, Object, Pool};
 use time::OffsetDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::{
     Direction, Filter, Inbound, Inserted, NewMessage, QueueItem, Status, Store, StoreError,
@@ -40,6 +42,47 @@ const LEASE_SECONDS: f64 = 15.0 * 60.0;
 
 pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
+}
+
+/// `sql` run with a statement prepared once per connection (deadpool caches it): one round trip instead of
+/// a prepare and an execute each time.
+pub(crate) async fn exec(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.execute(&statement, params).await
+}
+
+/// As [`exec`], for the rows a query returns.
+pub(crate) async fn rows(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query(&statement, params).await
+}
+
+/// As [`exec`], for a query of at most one row.
+pub(crate) async fn row_opt(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query_opt(&statement, params).await
+}
+
+/// As [`exec`], for a query of exactly one row.
+pub(crate) async fn row_one(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query_one(&statement, params).await
 }
 
 /// The node instance that claims work: its configured name, and an id of this start.
@@ -225,28 +268,28 @@ fn hostname() -> String {
 async fn heartbeat(pool: &Pool, instance: &Instance) -> Result<(), StoreError> {
     let client = pool.get().await.map_err(db)?;
     let host = hostname();
-    client
-        .execute(
-            "INSERT INTO nodes (instance, name, host, version, started, last_seen)
+    exec(
+        &client,
+        "INSERT INTO nodes (instance, name, host, version, started, last_seen)
              VALUES ($1, $2, $3, $4, now(), now())
              ON CONFLICT (instance) DO UPDATE SET last_seen = now()",
-            &[
-                &instance.id,
-                &instance.name,
-                &host,
-                &env!("CARGO_PKG_VERSION"),
-            ],
-        )
-        .await
-        .map_err(db)?;
+        &[
+            &instance.id,
+            &instance.name,
+            &host,
+            &env!("CARGO_PKG_VERSION"),
+        ],
+    )
+    .await
+    .map_err(db)?;
     // Instances gone for a day are history, not nodes.
-    client
-        .execute(
-            "DELETE FROM nodes WHERE last_seen < now() - interval '1 day'",
-            &[],
-        )
-        .await
-        .map_err(db)?;
+    exec(
+        &client,
+        "DELETE FROM nodes WHERE last_seen < now() - interval '1 day'",
+        &[],
+    )
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
@@ -291,52 +334,51 @@ async fn status(client: &Object, schema: &str) -> Result<DbStatus, StoreError> {
     if version == 0 {
         return Ok(out);
     }
-    for row in client
-        .query(
-            "SELECT status, count(*) FROM messages GROUP BY status ORDER BY status",
-            &[],
-        )
-        .await
-        .map_err(db)?
+    for row in rows(
+        client,
+        "SELECT status, count(*) FROM messages GROUP BY status ORDER BY status",
+        &[],
+    )
+    .await
+    .map_err(db)?
     {
         out.statuses.push((row.get(0), row.get(1)));
     }
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE next_attempt <= now()),
+    let row = row_one(
+        client,
+        "SELECT count(*) FILTER (WHERE next_attempt <= now()),
                     count(*) FILTER (WHERE next_attempt > now()),
                     count(*) FILTER (WHERE claimed_by IS NOT NULL AND claim_until > now())
              FROM queue",
-            &[],
-        )
-        .await
-        .map_err(db)?;
+        &[],
+    )
+    .await
+    .map_err(db)?;
     (out.queue_due, out.queue_waiting, out.queue_claimed) = (row.get(0), row.get(1), row.get(2));
-    if let Some(row) = client
-        .query_opt(
-            "SELECT q.id, m.created, q.next_attempt FROM queue q JOIN messages m USING (id)
+    if let Some(row) = row_opt(
+        client,
+        "SELECT q.id, m.created, q.next_attempt FROM queue q JOIN messages m USING (id)
              ORDER BY m.created LIMIT 1",
-            &[],
-        )
-        .await
-        .map_err(db)?
+        &[],
+    )
+    .await
+    .map_err(db)?
     {
         out.oldest_waiting = Some((row.get(0), rfc3339(row.get(1)), rfc3339(row.get(2))));
     }
-    for row in client
-        .query(
-            "SELECT name, host, version, extract(epoch FROM now() - last_seen)::float8 FROM nodes
+    for row in rows(
+        client,
+        "SELECT name, host, version, extract(epoch FROM now() - last_seen)::float8 FROM nodes
              WHERE last_seen > now() - interval '1 minute' ORDER BY name, started",
-            &[],
-        )
-        .await
-        .map_err(db)?
+        &[],
+    )
+    .await
+    .map_err(db)?
     {
         out.nodes
             .push((row.get(0), row.get(1), row.get(2), row.get(3)));
     }
-    out.audit_records = client
-        .query_one("SELECT count(*) FROM audit_records", &[])
+    out.audit_records = row_one(client, "SELECT count(*) FROM audit_records", &[])
         .await
         .map_err(db)?
         .get(0);
@@ -363,11 +405,14 @@ async fn lock_message(
     tx: &deadpool_postgres::Transaction<'_>,
     id: &str,
 ) -> Result<StoredMessage, StoreError> {
-    let row = tx
-        .query_opt("SELECT doc FROM messages WHERE id = $1 FOR UPDATE", &[&id])
-        .await
-        .map_err(db)?
-        .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+    let row = row_opt(
+        tx,
+        "SELECT doc FROM messages WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await
+    .map_err(db)?
+    .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
     from_json(row.get(0))
 }
 
@@ -375,7 +420,8 @@ async fn write_message(
     tx: &deadpool_postgres::Transaction<'_>,
     message: &StoredMessage,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE messages SET status = $2, doc = $3, updated = now() WHERE id = $1",
         &[
             &message.message.id,
@@ -395,22 +441,22 @@ async fn insert_message(
     in_mailbox: bool,
 ) -> Result<bool, StoreError> {
     let m = &message.message;
-    let inserted = tx
-        .execute(
-            "INSERT INTO messages (id, direction, org, function, status, in_mailbox, doc)
+    let inserted = exec(
+        tx,
+        "INSERT INTO messages (id, direction, org, function, status, in_mailbox, doc)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-            &[
-                &m.id,
-                &direction_name(m.direction),
-                &m.org,
-                &m.function,
-                &message.status.as_str(),
-                &in_mailbox,
-                &to_json(message)?,
-            ],
-        )
-        .await
-        .map_err(db)?;
+        &[
+            &m.id,
+            &direction_name(m.direction),
+            &m.org,
+            &m.function,
+            &message.status.as_str(),
+            &in_mailbox,
+            &to_json(message)?,
+        ],
+    )
+    .await
+    .map_err(db)?;
     Ok(inserted == 1)
 }
 
@@ -447,7 +493,8 @@ async fn put_outbound(
         return Err(StoreError::Exists(id));
     }
     write_payload(tx, &id, payload).await?;
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO queue (id, next_attempt, attempts, expires) VALUES ($1, $2, 0, $3)",
         &[&id, &next_attempt, &expires],
     )
@@ -483,23 +530,23 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         // Waits for a node storing the same message right now; then sees its row.
-        let seen = tx
-            .execute(
-                "INSERT INTO seen_as4 (as4_message_id, message_id) VALUES ($1, $2)
+        let seen = exec(
+            &tx,
+            "INSERT INTO seen_as4 (as4_message_id, message_id) VALUES ($1, $2)
                  ON CONFLICT (as4_message_id) DO NOTHING",
-                &[&as4_message_id, &id],
+            &[&as4_message_id, &id],
+        )
+        .await
+        .map_err(db)?;
+        if seen == 0 {
+            let existing = row_opt(
+                &tx,
+                "SELECT message_id FROM seen_as4 WHERE as4_message_id = $1",
+                &[&as4_message_id],
             )
             .await
-            .map_err(db)?;
-        if seen == 0 {
-            let existing = tx
-                .query_opt(
-                    "SELECT message_id FROM seen_as4 WHERE as4_message_id = $1",
-                    &[&as4_message_id],
-                )
-                .await
-                .map_err(db)?
-                .map_or(id, |r| r.get(0));
+            .map_err(db)?
+            .map_or(id, |r| r.get(0));
             return Ok(Inserted::Duplicate { existing });
         }
         let status = if rejected.is_some() {
@@ -541,7 +588,7 @@ impl PgStore {
         message.advance(status, reason.clone())?;
         write_message(&tx, &message).await?;
         if status != Status::ScheduledForResend && status != Status::Scheduled {
-            tx.execute("DELETE FROM queue WHERE id = $1", &[&id])
+            exec(&tx, "DELETE FROM queue WHERE id = $1", &[&id])
                 .await
                 .map_err(db)?;
         }
@@ -559,15 +606,15 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let mut message = lock_message(&tx, id).await?;
-        let updated = tx
-            .execute(
-                "UPDATE queue SET next_attempt = $2, attempts = attempts + 1,
+        let updated = exec(
+            &tx,
+            "UPDATE queue SET next_attempt = $2, attempts = attempts + 1,
                                   claimed_by = NULL, claim_until = NULL
                  WHERE id = $1",
-                &[&id, &next_attempt],
-            )
-            .await
-            .map_err(db)?;
+            &[&id, &next_attempt],
+        )
+        .await
+        .map_err(db)?;
         if updated == 0 {
             return Err(StoreError::NotFound(format!("{id} in the queue")));
         }
@@ -581,8 +628,7 @@ impl PgStore {
     async fn payload_async(&self, id: &str) -> Result<Vec<u8>, StoreError> {
         use futures_util::TryStreamExt;
         let client = self.client().await?;
-        let row = client
-            .query_opt("SELECT doc FROM messages WHERE id = $1", &[&id])
+        let row = row_opt(&client, "SELECT doc FROM messages WHERE id = $1", &[&id])
             .await
             .map_err(db)?
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
@@ -614,7 +660,7 @@ impl PgStore {
             });
         }
         // The payload chunks and any queue entry go with the row (ON DELETE CASCADE).
-        tx.execute("DELETE FROM messages WHERE id = $1", &[&id])
+        exec(&tx, "DELETE FROM messages WHERE id = $1", &[&id])
             .await
             .map_err(db)?;
         let event = Event {
@@ -662,14 +708,14 @@ impl Store for PgStore {
     fn due(&self, now: OffsetDateTime, limit_to: usize) -> Result<Vec<QueueItem>, StoreError> {
         self.run(async {
             let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT id, next_attempt, attempts, expires FROM queue
+            let rows = rows(
+                &client,
+                "SELECT id, next_attempt, attempts, expires FROM queue
                      WHERE next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2",
-                    &[&now, &limit(limit_to)],
-                )
-                .await
-                .map_err(db)?;
+                &[&now, &limit(limit_to)],
+            )
+            .await
+            .map_err(db)?;
             rows.iter().map(queue_item).collect()
         })
     }
@@ -686,9 +732,9 @@ impl Store for PgStore {
         self.run(async {
             let client = self.client().await?;
             // Unclaimed entries, and those whose claim lapsed or whose node stopped beating.
-            let rows = client
-                .query(
-                    "UPDATE queue SET claimed_by = $1, claim_until = now() + make_interval(secs => $4)
+            let rows = rows(
+                &client,
+                "UPDATE queue SET claimed_by = $1, claim_until = now() + make_interval(secs => $4)
                      WHERE id IN (
                          SELECT q.id FROM queue q
                          WHERE q.next_attempt <= $2
@@ -699,17 +745,18 @@ impl Store for PgStore {
                          LIMIT $3
                          FOR UPDATE SKIP LOCKED)
                      RETURNING id, next_attempt, attempts, expires",
-                    &[
-                        &instance.id,
-                        &now,
-                        &limit(limit_to),
-                        &LEASE_SECONDS,
-                        &ALIVE_SECONDS,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            let mut items: Vec<QueueItem> = rows.iter().map(queue_item).collect::<Result<_, _>>()?;
+                &[
+                    &instance.id,
+                    &now,
+                    &limit(limit_to),
+                    &LEASE_SECONDS,
+                    &ALIVE_SECONDS,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            let mut items: Vec<QueueItem> =
+                rows.iter().map(queue_item).collect::<Result<_, _>>()?;
             items.sort_by_key(|i| i.next_attempt);
             Ok(items)
         })
@@ -736,8 +783,7 @@ impl Store for PgStore {
     fn get(&self, id: &str) -> Result<StoredMessage, StoreError> {
         self.run(async {
             let client = self.client().await?;
-            let row = client
-                .query_opt("SELECT doc FROM messages WHERE id = $1", &[&id])
+            let row = row_opt(&client, "SELECT doc FROM messages WHERE id = $1", &[&id])
                 .await
                 .map_err(db)?
                 .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
@@ -757,8 +803,7 @@ impl Store for PgStore {
         let direction = filter.direction.map(direction_name);
         self.run(async {
             let client = self.client().await?;
-            let rows = client
-                .query(
+            let rows = rows(&client,
                     "SELECT doc FROM messages
                      WHERE ($1::text IS NULL OR org = $1) AND ($2::text IS NULL OR function = $2)
                        AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR direction = $4)
