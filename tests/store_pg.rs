@@ -451,3 +451,38 @@ fn the_audit_chain_finds_a_changed_or_removed_record() {
         Some(Problem::Removed { seq: 4 })
     ));
 }
+
+#[test]
+fn the_database_connection_is_encrypted_unless_disabled_and_an_unknown_ca_is_refused() {
+    // Debian's PostgreSQL serves TLS with its snakeoil certificate.
+    let plain = config();
+    assert_eq!(open(&plain, "node-1").status().unwrap().tls, None);
+    let encrypted = StoreConfig {
+        tls: "require".into(),
+        ..config()
+    };
+    let tls = open(&encrypted, "node-1").status().unwrap().tls;
+    assert!(
+        tls.as_deref().is_some_and(|v| v.starts_with("TLSv1.")),
+        "{tls:?}"
+    );
+    // verify-full against a CA that did not issue the server's certificate: no connection at all.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = rcgen::CertificateParams::new(vec!["stranger.example".to_owned()])
+        .unwrap()
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, stranger.pem()).unwrap();
+    let verified = StoreConfig {
+        tls: "verify-full".into(),
+        ca_file: Some(ca_file),
+        ..config()
+    };
+    let refused = PgStore::open(&verified, None, None).err().expect("refused");
+    let said = refused.to_string();
+    assert!(
+        said.contains("certificate") || said.contains("Certificate"),
+        "{said}"
+    );
+}

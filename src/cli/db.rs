@@ -181,5 +181,9 @@ fn status(store: &StoreConfig, json: bool) -> Result<u8> {
         println!("  {name:<20} on {host}, sdk-relay {version}, seen {ago:.1} s ago");
     }
     println!("audit chain: {} record(s)", s.audit_records);
+    match &s.tls {
+        Some(version) => println!("this connection: encrypted ({version})"),
+        None => println!("this connection: NOT encrypted ([store] tls = \"disable\")"),
+    }
     Ok(exit::OK)
 }

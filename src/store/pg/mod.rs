@@ -40,6 +40,22 @@ const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A claim lapses after this even when its node is alive (an attempt takes at most ~1 min + 1 s per MB).
 const LEASE_SECONDS: f64 = 15.0 * 60.0;
 
+/// An error with every cause under it ("…: error performing TLS handshake: invalid peer certificate: …"),
+/// since the pool's own message stops at the first.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
 pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
 }
@@ -200,7 +216,7 @@ impl PgStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Storage(format!("connecting to the database: {e}")))
+            .map_err(|e| StoreError::Storage(format!("connecting to the database: {}", causes(&e))))
     }
 
     pub fn schema(&self) -> &str {
@@ -310,6 +326,8 @@ pub struct DbStatus {
     /// Node instances seen in the last minute: name, host, version, seconds since last seen.
     pub nodes: Vec<(String, String, String, f64)>,
     pub audit_records: i64,
+    /// The TLS version of this connection to the database, or `None` when it is not encrypted.
+    pub tls: Option<String>,
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -330,6 +348,14 @@ async fn status(client: &Object, schema: &str) -> Result<DbStatus, StoreError> {
         oldest_waiting: None,
         nodes: Vec::new(),
         audit_records: 0,
+        tls: row_opt(
+            client,
+            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+            &[],
+        )
+        .await
+        .map_err(db)?
+        .map(|r| r.get(0)),
     };
     if version == 0 {
         return Ok(out);
