@@ -250,6 +250,19 @@ fn inbound_messages_are_stored_once_and_land_in_their_mailbox() {
 #[test]
 fn migrations_are_versioned_idempotent_and_a_newer_database_is_refused() {
     let config = config();
+    // A reader (the audit CLI) does not migrate: it says what to run, and creates nothing.
+    let behind = PgStore::connect(&config, None).err().expect("refused");
+    assert!(
+        behind.to_string().contains("run `sdk-relay db migrate`"),
+        "{behind}"
+    );
+    assert_eq!(
+        psql(
+            &config,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ),
+        "0"
+    );
     let store = open(&config, "node-1");
     let status = store.status().unwrap();
     assert_eq!(

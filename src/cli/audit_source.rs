@@ -29,7 +29,7 @@ impl<'a> Source<'a> {
         };
         #[cfg(feature = "postgres")]
         {
-            let pg = crate::store::pg::PgStore::open(&store, None, signer(data_dir))?;
+            let pg = crate::store::pg::PgStore::connect(&store, signer(data_dir))?;
             Ok(Source::Database(pg))
         }
         #[cfg(not(feature = "postgres"))]

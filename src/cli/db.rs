@@ -146,7 +146,7 @@ fn status(store: &StoreConfig, json: bool) -> Result<u8> {
         }
         return Ok(exit::FOUND_PROBLEMS);
     }
-    let pg = crate::store::pg::PgStore::open(store, None, None)?;
+    let pg = crate::store::pg::PgStore::connect(store, None)?;
     let s = pg.status()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);

@@ -133,6 +133,24 @@ impl PgStore {
         instance: Option<Instance>,
         signer: Option<CheckpointSigner>,
     ) -> Result<PgStore, StoreError> {
+        PgStore::start(config, instance, signer, true)
+    }
+
+    /// Connects to a schema at this binary's version without changing it (for commands that only read or
+    /// append, such as `audit verify`): a schema behind is reported, not migrated.
+    pub fn connect(
+        config: &StoreConfig,
+        signer: Option<CheckpointSigner>,
+    ) -> Result<PgStore, StoreError> {
+        PgStore::start(config, None, signer, false)
+    }
+
+    fn start(
+        config: &StoreConfig,
+        instance: Option<Instance>,
+        signer: Option<CheckpointSigner>,
+        migrate: bool,
+    ) -> Result<PgStore, StoreError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sdk-relay-pg")
@@ -149,7 +167,19 @@ impl PgStore {
         };
         store.run(async {
             let mut client = store.client().await?;
-            schema::migrate(&mut client, &store.schema).await
+            if migrate {
+                return schema::migrate(&mut client, &store.schema).await.map(drop);
+            }
+            let version = schema::current(&client).await?;
+            if version == schema::latest() {
+                return Ok(());
+            }
+            Err(StoreError::Storage(format!(
+                "the database schema {:?} is at version {version}, this sdk-relay expects {}: \
+                 run `sdk-relay db migrate` with the sdk-relay the nodes run",
+                store.schema,
+                schema::latest()
+            )))
         })?;
         if let Some(instance) = &store.instance {
             store.run(heartbeat(&store.pool, instance))?;
