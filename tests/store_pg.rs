@@ -308,6 +308,16 @@ fn two_nodes_never_claim_the_same_message_and_a_dead_nodes_claims_lapse() {
         )
         .unwrap();
     }
+    // What `db status` shows: both nodes alive, the queue, the oldest waiting message.
+    let status = b.status().unwrap();
+    let names: Vec<&str> = status.nodes.iter().map(|n| n.0.as_str()).collect();
+    assert_eq!(names, vec!["node-a", "node-b"]);
+    assert_eq!((status.queue_due, status.queue_claimed), (60, 0));
+    assert!(
+        status
+            .oldest_waiting
+            .is_some_and(|(id, _, _)| id.starts_with('q'))
+    );
     // Both claim at once, a few at a time, until nothing is left.
     let claim_all = |store: Arc<PgStore>| {
         std::thread::spawn(move || {
@@ -332,6 +342,7 @@ fn two_nodes_never_claim_the_same_message_and_a_dead_nodes_claims_lapse() {
         !got_a.is_empty() && !got_b.is_empty(),
         "both nodes got work"
     );
+    assert_eq!(b.status().unwrap().queue_claimed, 60);
     // A rescheduled message is free again; a live node's claims are not.
     b.reschedule(&got_a[0], now, "peer busy".into()).unwrap();
     let retaken: Vec<String> = b
