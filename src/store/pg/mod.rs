@@ -198,8 +198,13 @@ impl PgStore {
                     ..Event::default()
                 })
                 .map_err(|e| StoreError::Storage(e.to_string()))?;
-            let (pool, instance, signer) =
-                (store.pool.clone(), instance.clone(), store.signer.clone());
+            // A connection of its own: a pool busy with work must not delay the beat past ALIVE_SECONDS
+            // and so hand this node's claims to the others.
+            let pool = connect::pool(&StoreConfig {
+                pool_size: 1,
+                ..config.clone()
+            })?;
+            let (instance, signer) = (instance.clone(), store.signer.clone());
             if let Some(rt) = &store.rt {
                 rt.spawn(async move {
                     loop {
