@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::exit;
 use crate::lab::Lab;
-use crate::lab::bench::{self, Options, Report, StoreOptions, StoreReport, StoreSetup};
+use crate::lab::bench::{self, Bound, Options, Report, StoreOptions, StoreReport, StoreSetup};
 
 /// Measure the whole path between two local nodes against the RSA bound of this machine.
 #[derive(clap::Args)]
@@ -147,11 +147,21 @@ fn bench_cmd(args: Args) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn print_table(r: &Report) {
+fn print_bound(b: &Bound) {
     println!(
         "RSA-2048 sign: {:.3} ms on one core; {} private-key operations per message on {} cores → bound {:.0} messages/s",
-        r.rsa_2048_sign_ms, r.rsa_ops_per_message, r.cores, r.bound_messages_per_second
+        b.rsa_2048_sign_ms, b.rsa_ops_per_message, b.cores, b.bound_messages_per_second
     );
+}
+
+fn print_build(b: &Bound) {
+    if !b.release_build {
+        println!("\n(debug build: not representative)");
+    }
+}
+
+fn print_table(r: &Report) {
+    print_bound(&r.bound);
     println!(
         "\n10 KB messages (request body {} bytes), SCHEDULED → ACCEPTED at the sender:",
         r.message_bytes
@@ -185,16 +195,11 @@ fn print_table(r: &Report) {
             l.peak_mb_b
         );
     }
-    if !r.release_build {
-        println!("\n(debug build: not representative)");
-    }
+    print_build(&r.bound);
 }
 
 fn print_stores(r: &StoreReport) {
-    println!(
-        "RSA-2048 sign: {:.3} ms on one core; {} private-key operations per message on {} cores → bound {:.0} messages/s",
-        r.rsa_2048_sign_ms, r.rsa_ops_per_message, r.cores, r.bound_messages_per_second
-    );
+    print_bound(&r.bound);
     println!(
         "\n10 KB messages (request body {} bytes), SCHEDULED → ACCEPTED at the sender; the receiver is one redb node:",
         r.message_bytes
@@ -220,7 +225,5 @@ fn print_stores(r: &StoreReport) {
                 .map_or_else(|| "–".to_owned(), |x| format!("{:.0} %", 100.0 * x))
         );
     }
-    if !r.release_build {
-        println!("\n(debug build: not representative)");
-    }
+    print_build(&r.bound);
 }

@@ -59,12 +59,9 @@ pub struct Large {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub release_build: bool,
-    pub cores: usize,
-    pub rsa_2048_sign_ms: f64,
-    pub rsa_ops_per_message: f64,
-    /// Messages per second if the RSA private-key operations were all the work, on every core.
-    pub bound_messages_per_second: f64,
+    /// The build and the crypto bound of this run.
+    #[serde(flatten)]
+    pub bound: Bound,
     pub message_bytes: usize,
     pub levels: Vec<Level>,
     /// Peak memory after the 10 KB runs.
@@ -131,7 +128,7 @@ pub fn run(
     warm_up(&rt, &a.api(), &body)?;
 
     progress("measuring RSA-2048 signing on this machine");
-    let (sign_ms, cores, bound) = rsa_bound()?;
+    let limit = rsa_bound()?;
 
     let mut levels = Vec::new();
     for &concurrency in &options.concurrency {
@@ -139,7 +136,13 @@ pub fn run(
             "{} messages of 10 KB, {concurrency} concurrent client(s)",
             options.messages
         ));
-        levels.push(rt.block_on(level(&a.api(), &body, options.messages, concurrency, bound))?);
+        levels.push(rt.block_on(level(
+            &a.api(),
+            &body,
+            options.messages,
+            concurrency,
+            limit.bound_messages_per_second,
+        ))?);
     }
     let (peak_mb_a, peak_mb_b) = (a.peak_memory_mb(), b.peak_memory_mb());
     let large = if options.large_mb == 0 {
@@ -156,11 +159,7 @@ pub fn run(
         Some(large(&rt, a, b, options.large_mb)?)
     };
     Ok(Report {
-        release_build: !cfg!(debug_assertions),
-        cores,
-        rsa_2048_sign_ms: sign_ms,
-        rsa_ops_per_message: RSA_OPS_PER_MESSAGE,
-        bound_messages_per_second: bound,
+        bound: limit,
         message_bytes: body.len(),
         levels,
         peak_mb_a,
@@ -183,16 +182,28 @@ fn warm_up(rt: &tokio::runtime::Runtime, api: &Api, body: &[u8]) -> Result<(), L
         .map(drop)
 }
 
-/// RSA-2048 signing time on one core, the cores, and the bound they set: messages per second if the RSA
-/// private-key operations were all the work, on every core.
-fn rsa_bound() -> Result<(f64, usize, f64), LabError> {
+/// The build, and the crypto bound measured in the same run as the throughput it is compared with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bound {
+    pub release_build: bool,
+    pub cores: usize,
+    pub rsa_2048_sign_ms: f64,
+    pub rsa_ops_per_message: f64,
+    /// Messages per second if the RSA private-key operations were all the work, on every core.
+    pub bound_messages_per_second: f64,
+}
+
+/// RSA-2048 signing time on one core, the cores, and the bound they set.
+fn rsa_bound() -> Result<Bound, LabError> {
     let sign_ms = rsa_sign_ms()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok((
-        sign_ms,
+    Ok(Bound {
+        release_build: !cfg!(debug_assertions),
         cores,
-        cores as f64 * 1000.0 / (RSA_OPS_PER_MESSAGE * sign_ms),
-    ))
+        rsa_2048_sign_ms: sign_ms,
+        rsa_ops_per_message: RSA_OPS_PER_MESSAGE,
+        bound_messages_per_second: cores as f64 * 1000.0 / (RSA_OPS_PER_MESSAGE * sign_ms),
+    })
 }
 
 /// A message from `a`'s first functional address to `b`'s.
@@ -487,11 +498,8 @@ pub struct StoreRow {
 
 #[derive(Debug, Serialize)]
 pub struct StoreReport {
-    pub release_build: bool,
-    pub cores: usize,
-    pub rsa_2048_sign_ms: f64,
-    pub rsa_ops_per_message: f64,
-    pub bound_messages_per_second: f64,
+    #[serde(flatten)]
+    pub bound: Bound,
     pub message_bytes: usize,
     pub rows: Vec<StoreRow>,
 }
@@ -599,7 +607,7 @@ pub fn compare_stores(
         .build()
         .map_err(super::failed("starting the runtime"))?;
     progress("measuring RSA-2048 signing on this machine");
-    let (sign_ms, cores, bound) = rsa_bound()?;
+    let limit = rsa_bound()?;
     let mut rows: Vec<StoreRow> = Vec::new();
     let mut message_bytes = 0;
     for (index, &setup) in options.setups.iter().enumerate() {
@@ -618,8 +626,13 @@ pub fn compare_stores(
                 "{setup}: {} messages of 10 KB, {concurrency} concurrent client(s)",
                 options.messages
             ));
-            let level =
-                rt.block_on(level(&a.api(), &body, options.messages, concurrency, bound))?;
+            let level = rt.block_on(level(
+                &a.api(),
+                &body,
+                options.messages,
+                concurrency,
+                limit.bound_messages_per_second,
+            ))?;
             let redb = rows
                 .iter()
                 .find(|r| r.store == StoreSetup::Redb && r.level.concurrency == concurrency)
@@ -640,11 +653,7 @@ pub fn compare_stores(
         b.stop()?;
     }
     Ok(StoreReport {
-        release_build: !cfg!(debug_assertions),
-        cores,
-        rsa_2048_sign_ms: sign_ms,
-        rsa_ops_per_message: RSA_OPS_PER_MESSAGE,
-        bound_messages_per_second: bound,
+        bound: limit,
         message_bytes,
         rows,
     })

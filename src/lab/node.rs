@@ -240,27 +240,10 @@ impl Api {
             "" => "/v1/sdk/messages".to_owned(),
             q => format!("/v1/sdk/messages?{q}"),
         };
-        let step = format!("GET {path}");
-        let answer = self
-            .call("GET", &path, None)
-            .await
-            .map_err(failed(step.clone()))?;
-        if answer.status != 200 {
-            return Err(LabError {
-                step,
-                detail: format!(
-                    "{} {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                ),
-            });
-        }
-        let mut listed =
-            serde_json::from_slice::<Value>(&answer.body).map_err(failed(step.clone()))?;
-        match listed["data"].take() {
+        match self.data(&path).await? {
             Value::Array(all) => Ok(all),
             other => Err(LabError {
-                step,
+                step: format!("GET {path}"),
                 detail: format!("`data` is not a list: {other}"),
             }),
         }
@@ -268,9 +251,14 @@ impl Api {
 
     /// A message's JSON (`data`), by id.
     pub async fn message(&self, id: &str) -> Result<Value, LabError> {
-        let step = format!("GET /v1/sdk/messages/{id}");
+        self.data(&format!("/v1/sdk/messages/{id}")).await
+    }
+
+    /// The `data` of a 200 answer to GET `path`; any other answer is an error naming it.
+    async fn data(&self, path: &str) -> Result<Value, LabError> {
+        let step = format!("GET {path}");
         let answer = self
-            .call("GET", &format!("/v1/sdk/messages/{id}"), None)
+            .call("GET", path, None)
             .await
             .map_err(failed(step.clone()))?;
         if answer.status != 200 {
