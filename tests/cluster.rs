@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::node::{Node, World};
-use common::pki::relay;
+use common::pki::{relay, relay_ok};
 use sdk_relay::lab::{Api, Cluster, Draft, LabNode};
 use serde_json::Value;
 
@@ -268,6 +268,29 @@ fn a_two_node_cluster_on_postgres_loses_nothing_and_delivers_nothing_twice_under
             sdk_relay::lab::postgres_url()
         )
     });
+    // An API client made through the second node's data directory while both run is known to both at once:
+    // the address book and its clients are the database's, not each data directory's.
+    let made = relay_ok(
+        &b.nodes[1].data,
+        &[
+            "clients",
+            "add",
+            "--org",
+            "0203:region-b.example.se",
+            "--name",
+            "added while running",
+            "--json",
+        ],
+    );
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let token = made["token"].as_str().unwrap();
+    for node in &b.nodes {
+        let answer = world
+            .rt
+            .block_on(node.call_as(token, "GET", "/v1/sdk/messages", None))
+            .unwrap_or_else(|e| panic!("{}: {e}", node.name));
+        assert_eq!(answer.status, 200, "{} refused the new client", node.name);
+    }
     let (a_api, b_api) = (a.api(), b.api());
     let (to_b, to_a) = (
         letter(&a, b.first(), "Till B"),

@@ -7,6 +7,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use sdk_relay::config::StoreConfig;
+use sdk_relay::directory::addressbook::AddressBook;
+use sdk_relay::store::pg::{PgStore, schema};
 use serde_json::Value;
 
 fn url() -> String {
@@ -100,7 +103,7 @@ fn migrate_creates_the_schema_once_and_status_reports_it() {
     let out = relay(dir.path(), &["db", "migrate", "--config", config]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("migrated from version 0 to 1"),
+        text(&out).contains(&format!("migrated from version 0 to {}", schema::latest())),
         "{}",
         text(&out)
     );
@@ -110,7 +113,7 @@ fn migrate_creates_the_schema_once_and_status_reports_it() {
     let out = relay(dir.path(), &["db", "status", "--config", config, "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status["version"], 1);
+    assert_eq!(status["version"], schema::latest());
     assert_eq!(status["schema"], schema.as_str());
     assert_eq!(status["queue_due"], 0);
     assert_eq!(status["nodes"], serde_json::json!([]));
@@ -121,4 +124,116 @@ fn migrate_creates_the_schema_once_and_status_reports_it() {
     let out = relay(dir.path(), &["db", "status"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--config"), "{}", text(&out));
+}
+
+/// Two data directories of nodes on one schema (as `store.toml` records after their first start): what an
+/// administrator changes through either is the other's address book at once — organisations, functional
+/// addresses and API clients — with no node stopped, and each change is in the one audit chain.
+#[test]
+fn the_address_book_and_api_clients_are_one_for_every_node_on_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreConfig {
+        kind: "postgres".into(),
+        url: Some(url()),
+        schema: format!("cli_{}", uuid::Uuid::new_v4().simple()),
+        tls: "disable".into(),
+        ..StoreConfig::default()
+    };
+    PgStore::open(&store, None, None).expect("migrate the test schema (is .ci/postgres up?)");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for data in [&a, &b] {
+        std::fs::create_dir_all(data.join("data")).unwrap();
+        sdk_relay::store::remember(&data.join("data"), &store).unwrap();
+    }
+    let ok = |data: &Path, args: &[&str]| {
+        let out = relay(data, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        out
+    };
+    let json = |data: &Path, args: &[&str]| -> Value {
+        serde_json::from_slice(&ok(data, args).stdout).unwrap()
+    };
+
+    ok(
+        &a,
+        &[
+            "addressbook",
+            "org",
+            "add",
+            "0203:kommun-a.se",
+            "--name",
+            "Kommun A",
+        ],
+    );
+    // B sees A's organisation: a functional address under it is accepted there.
+    ok(
+        &b,
+        &[
+            "addressbook",
+            "function",
+            "add",
+            "0203:kommun-a.se",
+            "socialtjanst",
+            "--name",
+            "Socialtjänsten",
+        ],
+    );
+    let functions = json(&a, &["addressbook", "function", "list", "--json"]);
+    assert_eq!(functions.as_array().map(Vec::len), Some(1), "{functions}");
+    assert_eq!(functions[0]["id"], "socialtjanst");
+    // Adding it again through A is refused: one book, not two copies.
+    let again = relay(
+        &a,
+        &[
+            "addressbook",
+            "function",
+            "add",
+            "0203:kommun-a.se",
+            "socialtjanst",
+            "--name",
+            "x",
+        ],
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("already in the address book"),
+        "{}",
+        text(&again)
+    );
+
+    // A client made through A authenticates through B's book; removed through B, A no longer knows it.
+    let made = json(
+        &a,
+        &["clients", "add", "--org", "0203:kommun-a.se", "--json"],
+    );
+    let token = made["token"].as_str().unwrap();
+    let id = made["client"]["id"].as_str().unwrap();
+    let seen = AddressBook::open(&b.join("data"))
+        .unwrap()
+        .authenticate(token)
+        .unwrap();
+    assert_eq!(seen.map(|c| c.org), Some("0203:kommun-a.se".to_owned()));
+    ok(&b, &["clients", "remove", id]);
+    let book_a = AddressBook::open(&a.join("data")).unwrap();
+    assert_eq!(book_a.authenticate(token).unwrap(), None);
+
+    // Removing the organisation through B takes its functional address with it, for A too.
+    ok(&b, &["addressbook", "org", "remove", "0203:kommun-a.se"]);
+    assert!(book_a.organisations().unwrap().is_empty());
+    assert!(book_a.functions(None).unwrap().is_empty());
+    // Nothing went to a data directory's own database.
+    assert!(!a.join("data/node.redb").exists() && !b.join("data/node.redb").exists());
+
+    // Every change, through either, is a record of the one chain, and it verifies.
+    let listed = text(&ok(&a, &["audit", "list", "--json"]));
+    for kind in [
+        "admin.addressbook.org.add",
+        "admin.addressbook.function.add",
+        "admin.clients.add",
+        "admin.clients.remove",
+        "admin.addressbook.org.remove",
+    ] {
+        assert!(listed.contains(kind), "no {kind} record in {listed}");
+    }
+    ok(&b, &["audit", "verify"]);
 }

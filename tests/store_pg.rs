@@ -510,3 +510,121 @@ fn the_database_connection_is_encrypted_unless_disabled_and_an_unknown_ca_is_ref
         "{said}"
     );
 }
+
+/// The address book on the shared database: a node's first start copies its data directory's book there
+/// once (a second node's copy is not taken), both nodes then see one book, concurrent adds of one
+/// organisation make one, and a functional address added while its organisation is removed is never left
+/// without it.
+#[test]
+fn the_address_book_is_seeded_once_and_stays_one_book_under_concurrent_changes() {
+    use sdk_relay::directory::addressbook::{AddressBook, AddressBookError, FunctionalAddress};
+
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = AddressBook::open(local_dir.path()).unwrap();
+    local
+        .add_organisation("0203:kommun-a.se", "Kommun A", None)
+        .unwrap();
+    let function = |org: &str, id: &str| FunctionalAddress {
+        org: org.into(),
+        id: id.into(),
+        name: id.into(),
+        description: None,
+        active: true,
+        document_types: vec![],
+    };
+    local
+        .add_function(function("0203:kommun-a.se", "socialtjanst"))
+        .unwrap();
+    let (_, token) = local.add_client("system", "0203:kommun-a.se", &[]).unwrap();
+    let seed = local.all_rows().unwrap();
+    assert_eq!(seed.len(), 3);
+
+    let config = config();
+    let (one, two) = (
+        Arc::new(open(&config, "b-1")),
+        Arc::new(open(&config, "b-2")),
+    );
+    assert_eq!(one.seed_address_book(&seed).unwrap(), 3);
+    // The second node brings a book of its own: the shared one has rows, so it is not taken.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = AddressBook::open(other_dir.path()).unwrap();
+    other
+        .add_organisation("0203:annan.se", "Annan", None)
+        .unwrap();
+    let other_rows = other.all_rows().unwrap();
+    assert_eq!(two.seed_address_book(&other_rows).unwrap(), 0);
+    let books = [
+        Arc::new(AddressBook::with_rows(one.clone())),
+        Arc::new(AddressBook::with_rows(two.clone())),
+    ];
+    assert_eq!(books[1].all_rows().unwrap(), seed);
+    let client = books[1].authenticate(&token).unwrap();
+    assert_eq!(client.map(|c| c.org), Some("0203:kommun-a.se".to_owned()));
+    assert_eq!(
+        books[1].functions(Some("0203:kommun-a.se")).unwrap().len(),
+        1
+    );
+
+    // Eight threads on two nodes add the same organisation: one succeeds.
+    let added: Vec<bool> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let book = books[i % 2].clone();
+                s.spawn(move || {
+                    match book.add_organisation("0203:race.se", &format!("Racer {i}"), None) {
+                        Ok(_) => true,
+                        Err(AddressBookError::Exists(_)) => false,
+                        Err(e) => panic!("racer {i}: {e}"),
+                    }
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(added.iter().filter(|a| **a).count(), 1, "{added:?}");
+
+    // Functional addresses are added through one node, until it is refused, while the other removes their
+    // organisation once a few are in.
+    let added = std::sync::atomic::AtomicUsize::new(0);
+    let (removed, refused) = std::thread::scope(|s| {
+        let (adder, added) = (books[0].clone(), &added);
+        let adding = s.spawn(move || {
+            for n in 0..10_000 {
+                match adder.add_function(function("0203:race.se", &format!("f{n}"))) {
+                    Ok(_) => added.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                    Err(AddressBookError::NotFound(_)) => return true,
+                    Err(e) => panic!("f{n}: {e}"),
+                };
+            }
+            false
+        });
+        while added.load(std::sync::atomic::Ordering::SeqCst) < 5 {
+            std::thread::yield_now();
+        }
+        let removed = books[1].remove_organisation("0203:race.se").unwrap();
+        (removed, adding.join().unwrap())
+    });
+    assert!(
+        refused,
+        "adding under a removed organisation must be refused"
+    );
+    assert_eq!(
+        removed,
+        added.into_inner(),
+        "the removal takes every functional address added before it"
+    );
+    assert!(books[0].organisation("0203:race.se").is_err());
+    let orphans = books[0].functions(Some("0203:race.se")).unwrap();
+    assert!(
+        orphans.is_empty(),
+        "{} functional addresses without their organisation",
+        orphans.len()
+    );
+    assert_eq!(
+        psql(
+            &config,
+            "SELECT count(*) FROM address_book WHERE k1 = '0203:race.se'"
+        ),
+        "0"
+    );
+}

@@ -1,21 +1,18 @@
 //! The local address book: the organisations this node hosts (participant `0203:<domain>`, name, optional
 //! organisation number) and their functional addresses (funktionsadresser) with the document types each
-//! accepts. Kept in the node's database (redb, `<data_dir>/node.redb`), each change one transaction.
+//! accepts. Kept in the node's database (redb, `<data_dir>/node.redb`) or, for nodes sharing PostgreSQL, in
+//! that database ([`Rows`]); each change one transaction.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::Database;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
 
 use super::ids::ParticipantId;
-
-const ORGS: TableDefinition<&str, &[u8]> = TableDefinition::new("addressbook_organisations");
-const FUNCTIONS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("addressbook_functions");
-const PUBLISHED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("smp_publications");
+use super::rows::{Insert, Inserted, RedbRows, Rows, Table};
 
 /// What an SMP publishes for one (participant, document type): the endpoint and certificates, as DER in
 /// base64 (the SMP signs them into a SignedServiceMetadata when asked).
@@ -65,8 +62,8 @@ pub enum AddressBookError {
     NotFound(String),
     #[error("{0} is already in the address book")]
     Exists(String),
-    #[error("the node database {path}: {detail}")]
-    Database { path: PathBuf, detail: String },
+    #[error("{place}: {detail}")]
+    Database { place: String, detail: String },
 }
 
 /// Matches found by [`AddressBook::search`].
@@ -76,64 +73,116 @@ pub struct Found {
     pub functional_addresses: Vec<FunctionalAddress>,
 }
 
-/// The address book in a node's data directory.
+/// The address book of a node's data directory.
 pub struct AddressBook {
-    db: Arc<Database>,
-    path: PathBuf,
+    rows: Arc<dyn Rows>,
 }
 
 impl AddressBook {
-    /// Opens (creating when needed) the node database in `data_dir`.
+    /// Opens the address book of `data_dir`: in the database its node shares with others when it runs on
+    /// PostgreSQL (`<data_dir>/store.toml`), else in its node database (created when needed).
     pub fn open(data_dir: &Path) -> Result<AddressBook, AddressBookError> {
+        let place = || format!("the node database {}", data_dir.join("node.redb").display());
+        let failed = |place: String, detail: String| AddressBookError::Database { place, detail };
+        if let Some(store) = crate::store::recall(data_dir).map_err(|e| failed(place(), e))? {
+            return AddressBook::shared(data_dir, &store);
+        }
         let path = data_dir.join("node.redb");
-        let failed = |detail: String| AddressBookError::Database {
-            path: path.clone(),
-            detail,
-        };
-        std::fs::create_dir_all(data_dir).map_err(|e| failed(e.to_string()))?;
-        let db = Database::create(&path).map_err(|e| failed(e.to_string()))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| failed(place(), e.to_string()))?;
+        let db = Database::create(&path).map_err(|e| {
+            failed(
+                place(),
+                format!("{e} (is the node running? Stop it first: only a node on PostgreSQL shares its address book)"),
+            )
+        })?;
         AddressBook::with_database(Arc::new(db), &path)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn shared(
+        _data_dir: &Path,
+        store: &crate::config::StoreConfig,
+    ) -> Result<AddressBook, AddressBookError> {
+        let pg = crate::store::pg::PgStore::connect(store, None).map_err(|e| {
+            AddressBookError::Database {
+                place: format!("the shared database (schema {})", store.schema),
+                detail: e.to_string(),
+            }
+        })?;
+        Ok(AddressBook::with_rows(Arc::new(pg)))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn shared(
+        data_dir: &Path,
+        store: &crate::config::StoreConfig,
+    ) -> Result<AddressBook, AddressBookError> {
+        Err(AddressBookError::Database {
+            place: format!("the shared database (schema {})", store.schema),
+            detail: format!(
+                "the node of {} keeps its address book in PostgreSQL, and this sdk-relay was built without \
+                 PostgreSQL support; use one built with `--features postgres`",
+                data_dir.display()
+            ),
+        })
     }
 
     /// The address book in an already open node database (the running node holds one for everything).
     pub fn with_database(db: Arc<Database>, path: &Path) -> Result<AddressBook, AddressBookError> {
-        let book = AddressBook {
-            db,
-            path: path.to_owned(),
-        };
-        // Create the tables once, so readers never meet a missing table.
-        book.write(|txn| {
-            txn.open_table(ORGS)?;
-            txn.open_table(FUNCTIONS)?;
-            txn.open_table(PUBLISHED)?;
-            Ok(())
+        let rows = RedbRows::new(db, path).map_err(|detail| AddressBookError::Database {
+            place: format!("the node database {}", path.display()),
+            detail,
         })?;
-        Ok(book)
+        Ok(AddressBook::with_rows(Arc::new(rows)))
     }
 
-    /// The node database, for the other tables kept beside the address book (API clients).
-    pub(crate) fn database(&self) -> &Database {
-        &self.db
+    /// The address book kept in `rows`.
+    pub fn with_rows(rows: Arc<dyn Rows>) -> AddressBook {
+        AddressBook { rows }
+    }
+
+    pub(crate) fn rows(&self) -> &dyn Rows {
+        self.rows.as_ref()
+    }
+
+    /// Every row of every table, as stored (to copy the book to a shared database).
+    pub fn all_rows(&self) -> Result<Vec<super::rows::Row>, AddressBookError> {
+        let mut out = Vec::new();
+        for table in Table::ALL {
+            out.extend(self.rows.scan(table, None).map_err(|e| self.db_error(e))?);
+        }
+        Ok(out)
     }
 
     pub(crate) fn db_error(&self, e: impl std::fmt::Display) -> AddressBookError {
         AddressBookError::Database {
-            path: self.path.clone(),
+            place: self.rows.place(),
             detail: e.to_string(),
         }
     }
 
-    fn write<T>(
+    /// The values of `table` (with `first`: those under that first key part), as what they are.
+    pub(crate) fn values<T: for<'de> Deserialize<'de>>(
         &self,
-        work: impl FnOnce(&redb::WriteTransaction) -> Result<T, WriteError>,
-    ) -> Result<T, AddressBookError> {
-        let txn = self.db.begin_write().map_err(|e| self.db_error(e))?;
-        let value = work(&txn).map_err(|e| match e {
-            WriteError::Book(b) => b,
-            WriteError::Db(d) => self.db_error(d),
-        })?;
-        txn.commit().map_err(|e| self.db_error(e))?;
-        Ok(value)
+        table: Table,
+        first: Option<&str>,
+    ) -> Result<Vec<T>, AddressBookError> {
+        let rows = self.rows.scan(table, first).map_err(|e| self.db_error(e))?;
+        rows.iter()
+            .map(|row| from_json(&row.value).map_err(|e| self.db_error(e)))
+            .collect()
+    }
+
+    pub(crate) fn insert(
+        &self,
+        table: Table,
+        key: (&str, &str),
+        value: &impl Serialize,
+        how: Insert<'_>,
+    ) -> Result<Inserted, AddressBookError> {
+        self.rows
+            .insert(table, key, &to_json(value), how)
+            .map_err(|e| self.db_error(e))
     }
 
     pub fn add_organisation(
@@ -155,35 +204,24 @@ impl AddressBook {
             org_number,
             added: OffsetDateTime::now_utc(),
         };
-        self.write(|txn| {
-            let mut table = txn.open_table(ORGS)?;
-            if table.get(org.id.as_str())?.is_some() {
-                return Err(WriteError::Book(AddressBookError::Exists(org.id.clone())));
-            }
-            table.insert(org.id.as_str(), to_json(&org).as_slice())?;
-            Ok(())
-        })?;
-        Ok(org)
+        match self.insert(Table::Organisations, (&org.id, ""), &org, Insert::New)? {
+            Inserted::Done => Ok(org),
+            _ => Err(AddressBookError::Exists(org.id)),
+        }
     }
 
     pub fn organisations(&self) -> Result<Vec<Organisation>, AddressBookError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_error(e))?;
-        let table = txn.open_table(ORGS).map_err(|e| self.db_error(e))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.db_error(e))? {
-            let (_, v) = row.map_err(|e| self.db_error(e))?;
-            out.push(from_json(v.value()).map_err(|e| self.db_error(e))?);
-        }
-        Ok(out)
+        self.values(Table::Organisations, None)
     }
 
     pub fn organisation(&self, id: &str) -> Result<Organisation, AddressBookError> {
         let id = ParticipantId::parse(id).map_err(AddressBookError::Invalid)?;
-        let txn = self.db.begin_read().map_err(|e| self.db_error(e))?;
-        let table = txn.open_table(ORGS).map_err(|e| self.db_error(e))?;
-        let found = table.get(id.as_str()).map_err(|e| self.db_error(e))?;
+        let found = self
+            .rows
+            .get(Table::Organisations, (id.as_str(), ""))
+            .map_err(|e| self.db_error(e))?;
         match found {
-            Some(v) => from_json(v.value()).map_err(|e| self.db_error(e)),
+            Some(v) => from_json(&v).map_err(|e| self.db_error(e)),
             None => Err(AddressBookError::NotFound(id.to_string())),
         }
     }
@@ -192,26 +230,14 @@ impl AddressBook {
     /// went with it.
     pub fn remove_organisation(&self, id: &str) -> Result<usize, AddressBookError> {
         let id = ParticipantId::parse(id).map_err(AddressBookError::Invalid)?;
-        self.write(|txn| {
-            let mut orgs = txn.open_table(ORGS)?;
-            if orgs.remove(id.as_str())?.is_none() {
-                return Err(WriteError::Book(AddressBookError::NotFound(id.to_string())));
-            }
-            let mut functions = txn.open_table(FUNCTIONS)?;
-            let mut keys: Vec<String> = Vec::new();
-            for row in functions.range((id.as_str(), "")..)? {
-                let (key, _) = row?;
-                let (org, function) = key.value();
-                if org != id.as_str() {
-                    break;
-                }
-                keys.push(function.to_owned());
-            }
-            for f in &keys {
-                functions.remove((id.as_str(), f.as_str()))?;
-            }
-            Ok(keys.len())
-        })
+        self.rows
+            .remove(
+                Table::Organisations,
+                (id.as_str(), ""),
+                Some(Table::Functions),
+            )
+            .map_err(|e| self.db_error(e))?
+            .ok_or_else(|| AddressBookError::NotFound(id.to_string()))
     }
 
     pub fn add_function(
@@ -236,25 +262,19 @@ impl AddressBook {
             id,
             ..function
         };
-        self.write(|txn| {
-            if txn.open_table(ORGS)?.get(function.org.as_str())?.is_none() {
-                return Err(WriteError::Book(AddressBookError::NotFound(format!(
-                    "organisation {} (add it first: `addressbook org add`)",
-                    function.org
-                ))));
-            }
-            let mut table = txn.open_table(FUNCTIONS)?;
-            let key = (function.org.as_str(), function.id.as_str());
-            if table.get(key)?.is_some() {
-                return Err(WriteError::Book(AddressBookError::Exists(format!(
-                    "functional address {} of {}",
-                    function.id, function.org
-                ))));
-            }
-            table.insert(key, to_json(&function).as_slice())?;
-            Ok(())
-        })?;
-        Ok(function)
+        let key = (function.org.as_str(), function.id.as_str());
+        let how = Insert::NewUnder(Table::Organisations, &function.org);
+        match self.insert(Table::Functions, key, &function, how)? {
+            Inserted::Done => Ok(function),
+            Inserted::NoParent => Err(AddressBookError::NotFound(format!(
+                "organisation {} (add it first: `addressbook org add`)",
+                function.org
+            ))),
+            Inserted::Exists => Err(AddressBookError::Exists(format!(
+                "functional address {} of {}",
+                function.id, function.org
+            ))),
+        }
     }
 
     /// Functional addresses, of one organisation or of all.
@@ -262,30 +282,18 @@ impl AddressBook {
         let org = org
             .map(|o| ParticipantId::parse(o).map_err(AddressBookError::Invalid))
             .transpose()?;
-        let txn = self.db.begin_read().map_err(|e| self.db_error(e))?;
-        let table = txn.open_table(FUNCTIONS).map_err(|e| self.db_error(e))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.db_error(e))? {
-            let (_, v) = row.map_err(|e| self.db_error(e))?;
-            let f: FunctionalAddress = from_json(v.value()).map_err(|e| self.db_error(e))?;
-            if org.as_ref().is_none_or(|o| o.as_str() == f.org) {
-                out.push(f);
-            }
-        }
-        Ok(out)
+        self.values(Table::Functions, org.as_ref().map(ParticipantId::as_str))
     }
 
     pub fn remove_function(&self, org: &str, id: &str) -> Result<(), AddressBookError> {
         let org = ParticipantId::parse(org).map_err(AddressBookError::Invalid)?;
-        self.write(|txn| {
-            let mut table = txn.open_table(FUNCTIONS)?;
-            if table.remove((org.as_str(), id))?.is_none() {
-                return Err(WriteError::Book(AddressBookError::NotFound(format!(
-                    "functional address {id} of {org}"
-                ))));
-            }
-            Ok(())
-        })
+        let removed = self
+            .rows
+            .remove(Table::Functions, (org.as_str(), id), None)
+            .map_err(|e| self.db_error(e))?;
+        removed
+            .map(drop)
+            .ok_or_else(|| AddressBookError::NotFound(format!("functional address {id} of {org}")))
     }
 
     /// Organisations and functional addresses whose name, id or organisation number contains `text`,
@@ -317,17 +325,11 @@ impl AddressBook {
             participant: participant.to_string(),
             ..publication
         };
-        self.write(|txn| {
-            let mut table = txn.open_table(PUBLISHED)?;
-            table.insert(
-                (
-                    publication.participant.as_str(),
-                    publication.document_id.as_str(),
-                ),
-                to_json(&publication).as_slice(),
-            )?;
-            Ok(())
-        })?;
+        let key = (
+            publication.participant.as_str(),
+            publication.document_id.as_str(),
+        );
+        self.insert(Table::Publications, key, &publication, Insert::Replace)?;
         Ok(publication)
     }
 
@@ -336,30 +338,22 @@ impl AddressBook {
         &self,
         participant: Option<&ParticipantId>,
     ) -> Result<Vec<Publication>, AddressBookError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_error(e))?;
-        let table = txn.open_table(PUBLISHED).map_err(|e| self.db_error(e))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.db_error(e))? {
-            let (_, v) = row.map_err(|e| self.db_error(e))?;
-            let p: Publication = from_json(v.value()).map_err(|e| self.db_error(e))?;
-            if participant.is_none_or(|id| id.as_str() == p.participant) {
-                out.push(p);
-            }
-        }
-        Ok(out)
+        self.values(Table::Publications, participant.map(ParticipantId::as_str))
     }
 
     pub fn unpublish(&self, participant: &str, document_id: &str) -> Result<(), AddressBookError> {
         let participant = ParticipantId::parse(participant).map_err(AddressBookError::Invalid)?;
-        self.write(|txn| {
-            let mut table = txn.open_table(PUBLISHED)?;
-            if table.remove((participant.as_str(), document_id))?.is_none() {
-                return Err(WriteError::Book(AddressBookError::NotFound(format!(
-                    "{document_id} for {participant}"
-                ))));
-            }
-            Ok(())
-        })
+        let removed = self
+            .rows
+            .remove(
+                Table::Publications,
+                (participant.as_str(), document_id),
+                None,
+            )
+            .map_err(|e| self.db_error(e))?;
+        removed
+            .map(drop)
+            .ok_or_else(|| AddressBookError::NotFound(format!("{document_id} for {participant}")))
     }
 }
 
@@ -402,23 +396,6 @@ fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
-
-/// A failure inside a write transaction: ours, or the database's.
-enum WriteError {
-    Book(AddressBookError),
-    Db(String),
-}
-
-macro_rules! db_error_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for WriteError {
-            fn from(e: $t) -> Self {
-                WriteError::Db(e.to_string())
-            }
-        }
-    )*};
-}
-db_error_from!(redb::TableError, redb::StorageError);
 
 #[cfg(test)]
 mod tests {

@@ -1,17 +1,14 @@
 //! API clients: the organisation systems allowed to use the node's API, each for one organisation and some of
 //! its functional addresses. A client's bearer token is shown once when it is made and stored only as a
-//! SHA-256 hash, in the node database.
+//! SHA-256 hash, beside the address book (so nodes sharing a database share their clients).
 
 use base64::Engine;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::addressbook::{AddressBook, AddressBookError};
 use super::ids::ParticipantId;
-
-/// token hash (hex) → client
-const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_clients");
+use super::rows::{Insert, Table};
 
 /// One API client and what it may act for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,18 +110,8 @@ impl AddressBook {
     }
 
     fn insert_client(&self, key: &str, client: &Client) -> Result<(), AddressBookError> {
-        let txn = self
-            .database()
-            .begin_write()
-            .map_err(|e| self.db_error(e))?;
-        {
-            let mut table = txn.open_table(CLIENTS).map_err(|e| self.db_error(e))?;
-            let row = serde_json::to_vec(client).map_err(|e| self.db_error(e))?;
-            table
-                .insert(key, row.as_slice())
-                .map_err(|e| self.db_error(e))?;
-        }
-        txn.commit().map_err(|e| self.db_error(e))
+        self.insert(Table::Clients, (key, ""), client, Insert::Replace)
+            .map(drop)
     }
 
     /// The client registered for a TLS client certificate (by its SHA-256, hex).
@@ -141,56 +128,39 @@ impl AddressBook {
     }
 
     fn lookup(&self, key: &str) -> Result<Option<Client>, AddressBookError> {
-        let txn = self.database().begin_read().map_err(|e| self.db_error(e))?;
-        let Ok(table) = txn.open_table(CLIENTS) else {
-            return Ok(None);
-        };
-        match table.get(key).map_err(|e| self.db_error(e))? {
-            Some(row) => Ok(Some(
-                serde_json::from_slice(row.value()).map_err(|e| self.db_error(e))?,
-            )),
-            None => Ok(None),
-        }
+        let found = self
+            .rows()
+            .get(Table::Clients, (key, ""))
+            .map_err(|e| self.db_error(e))?;
+        found
+            .map(|row| serde_json::from_slice(&row).map_err(|e| self.db_error(e)))
+            .transpose()
     }
 
     pub fn clients(&self) -> Result<Vec<Client>, AddressBookError> {
-        let txn = self.database().begin_read().map_err(|e| self.db_error(e))?;
-        let Ok(table) = txn.open_table(CLIENTS) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.db_error(e))? {
-            let (_, v) = row.map_err(|e| self.db_error(e))?;
-            out.push(serde_json::from_slice(v.value()).map_err(|e| self.db_error(e))?);
-        }
-        Ok(out)
+        self.values(Table::Clients, None)
     }
 
     /// Removes a client by its id; its token stops working at once.
     pub fn remove_client(&self, id: &str) -> Result<Client, AddressBookError> {
-        let txn = self
-            .database()
-            .begin_write()
+        let not_found = || AddressBookError::NotFound(format!("API client {id}"));
+        let rows = self
+            .rows()
+            .scan(Table::Clients, None)
             .map_err(|e| self.db_error(e))?;
-        let removed = {
-            let mut table = txn.open_table(CLIENTS).map_err(|e| self.db_error(e))?;
-            let mut found = None;
-            for row in table.iter().map_err(|e| self.db_error(e))? {
-                let (k, v) = row.map_err(|e| self.db_error(e))?;
-                let client: Client =
-                    serde_json::from_slice(v.value()).map_err(|e| self.db_error(e))?;
-                if client.id == id {
-                    found = Some((k.value().to_owned(), client));
-                    break;
-                }
+        for row in rows {
+            let client: Client =
+                serde_json::from_slice(&row.value).map_err(|e| self.db_error(e))?;
+            if client.id != id {
+                continue;
             }
-            let Some((key, client)) = found else {
-                return Err(AddressBookError::NotFound(format!("API client {id}")));
-            };
-            table.remove(key.as_str()).map_err(|e| self.db_error(e))?;
-            client
-        };
-        txn.commit().map_err(|e| self.db_error(e))?;
-        Ok(removed)
+            // Removed by someone else in between: then it is gone, as asked, but not by us.
+            let removed = self
+                .rows()
+                .remove(Table::Clients, (&row.key.0, ""), None)
+                .map_err(|e| self.db_error(e))?;
+            return removed.map(|_| client).ok_or_else(not_found);
+        }
+        Err(not_found())
     }
 }

@@ -5,6 +5,7 @@ pub mod addressbook;
 pub mod clients;
 pub mod dns;
 pub mod ids;
+pub mod rows;
 pub mod sml;
 pub mod smp;
 pub mod smp_http;

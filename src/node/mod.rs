@@ -108,11 +108,12 @@ impl Node {
             ),
         })?;
         let db = Arc::new(db);
-        let (store, audit) = open_store(&config, &data_dir, db.clone(), signer)?;
-        let book = AddressBook::with_database(db, &path).map_err(|e| NodeError::Database {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let local_book =
+            AddressBook::with_database(db.clone(), &path).map_err(|e| NodeError::Database {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        let (store, audit, book) = open_store(&config, &data_dir, db, signer, local_book)?;
         let smp = SmpClient::new(
             trust.clone(),
             env.clone(),
@@ -239,7 +240,7 @@ impl Node {
     }
 }
 
-type StoreAndAudit = (Arc<dyn Store>, Arc<dyn AuditSink>);
+type StoreAuditBook = (Arc<dyn Store>, Arc<dyn AuditSink>, AddressBook);
 
 /// The node's store and audit sink: redb and the log files in the data directory, or the shared database.
 fn open_store(
@@ -247,7 +248,8 @@ fn open_store(
     data_dir: &Path,
     db: Arc<Database>,
     signer: CheckpointSigner,
-) -> Result<StoreAndAudit, NodeError> {
+    local_book: AddressBook,
+) -> Result<StoreAuditBook, NodeError> {
     crate::store::remember(data_dir, &config.store).map_err(|e| NodeError::Database {
         path: data_dir.join("store.toml"),
         detail: e.to_string(),
@@ -262,14 +264,46 @@ fn open_store(
                 Some(signer),
             )?;
             let pg = Arc::new(pg);
-            return Ok((pg.clone(), pg));
+            share_address_book(&pg, &local_book, data_dir)?;
+            return Ok((pg.clone(), pg.clone(), AddressBook::with_rows(pg)));
         }
         #[cfg(not(feature = "postgres"))]
         return Err(NodeError::Config(config.store.problems().join("\n")));
     }
     let audit = Arc::new(AuditLog::open(data_dir, Options::default(), Some(signer))?);
     let store = Arc::new(RedbStore::with_database(db, data_dir, audit.clone())?);
-    Ok((store, audit))
+    Ok((store, audit, local_book))
+}
+
+/// A node's first start on a shared database brings the address book (and API clients) its data directory
+/// was set up with, when the database has none yet; from then on the database's is the one every node uses.
+#[cfg(feature = "postgres")]
+fn share_address_book(
+    pg: &crate::store::pg::PgStore,
+    local: &AddressBook,
+    data_dir: &Path,
+) -> Result<(), NodeError> {
+    let failed = |detail: String| NodeError::Database {
+        path: database_path(data_dir),
+        detail: format!("copying the address book to the shared database: {detail}"),
+    };
+    let seed = local.all_rows().map_err(|e| failed(e.to_string()))?;
+    let copied = pg.seed_address_book(&seed).map_err(failed)?;
+    if copied > 0 {
+        let event = Event {
+            kind: "addressbook.shared".into(),
+            outcome: "ok".into(),
+            actor_kind: Some(ActorKind::Node),
+            detail: format!(
+                "{copied} address book rows (organisations, functional addresses, SMP publications, API \
+                 clients) copied from {} to the shared database, which every node uses from now on",
+                database_path(data_dir).display()
+            ),
+            ..Event::default()
+        };
+        pg.append(event).map_err(|e| failed(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// One log line on standard error, as text or JSON (`[node] log_format`).

@@ -9,6 +9,7 @@
 //! its fsync.
 
 mod audit;
+mod book;
 mod connect;
 pub mod schema;
 

@@ -8,10 +8,11 @@ use super::db;
 use crate::store::StoreError;
 
 /// (version, what it adds, SQL). Append only: a released migration is never edited.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "messages, payload chunks, queue with claims, de-duplication, audit chain, nodes",
-    r#"
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "messages, payload chunks, queue with claims, de-duplication, audit chain, nodes",
+        r#"
 CREATE TABLE messages (
     id text PRIMARY KEY,
     direction text NOT NULL,
@@ -82,7 +83,23 @@ CREATE TABLE nodes (
     last_seen timestamptz NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "address book, SMP publications and API clients shared by every node",
+        r#"
+-- The address book's tables in one: `kind` names the table, k1/k2 the key (k2 '' for one-part keys), `value`
+-- the row as JSON.
+CREATE TABLE address_book (
+    kind text NOT NULL,
+    k1 text NOT NULL,
+    k2 text NOT NULL DEFAULT '',
+    value bytea NOT NULL,
+    PRIMARY KEY (kind, k1, k2)
+);
+"#,
+    ),
+];
 
 /// The newest schema version this binary knows.
 pub fn latest() -> i32 {
