@@ -236,4 +236,47 @@ fn the_address_book_and_api_clients_are_one_for_every_node_on_the_database() {
         assert!(listed.contains(kind), "no {kind} record in {listed}");
     }
     ok(&b, &["audit", "verify"]);
+
+    // db status counts the one book: an organisation with an address and a client, added through A.
+    ok(
+        &a,
+        &[
+            "addressbook",
+            "org",
+            "add",
+            "0203:kommun-c.se",
+            "--name",
+            "Kommun C",
+        ],
+    );
+    ok(
+        &a,
+        &[
+            "addressbook",
+            "function",
+            "add",
+            "0203:kommun-c.se",
+            "arkiv",
+            "--name",
+            "Arkiv",
+        ],
+    );
+    ok(&a, &["clients", "add", "--org", "0203:kommun-c.se"]);
+    let status = json(&b, &["db", "status", "--json"]);
+    assert_eq!(
+        status["address_book"],
+        serde_json::json!([
+            ["addressbook_functions", 1],
+            ["addressbook_organisations", 1],
+            ["api_clients", 1]
+        ]),
+        "{status}"
+    );
+    let human = text(&ok(&b, &["db", "status"]));
+    assert!(
+        human.contains(
+            "1 organisation(s), 1 functional address(es), 1 API client(s), 0 SMP publication(s)"
+        ),
+        "{human}"
+    );
 }

@@ -128,6 +128,7 @@ fn status_of(store: &StoreConfig) -> Result<i32> {
 
 #[cfg(feature = "postgres")]
 fn status(store: &StoreConfig, json: bool) -> Result<u8> {
+    use crate::directory::rows::Table;
     let version = status_of(store)?;
     let latest = crate::store::pg::schema::latest();
     if version < latest {
@@ -181,6 +182,20 @@ fn status(store: &StoreConfig, json: bool) -> Result<u8> {
         println!("  {name:<20} on {host}, sdk-relay {version}, seen {ago:.1} s ago");
     }
     println!("audit chain: {} record(s)", s.audit_records);
+    let count = |table: Table| {
+        s.address_book
+            .iter()
+            .find(|(kind, _)| kind == table.name())
+            .map_or(0, |(_, n)| *n)
+    };
+    println!(
+        "address book (shared by the nodes): {} organisation(s), {} functional address(es), {} API client(s), \
+         {} SMP publication(s)",
+        count(Table::Organisations),
+        count(Table::Functions),
+        count(Table::Clients),
+        count(Table::Publications)
+    );
     match &s.tls {
         Some(version) => println!("this connection: encrypted ({version})"),
         None => println!("this connection: NOT encrypted ([store] tls = \"disable\")"),

@@ -362,6 +362,8 @@ pub struct DbStatus {
     /// Node instances seen in the last minute: name, host, version, seconds since last seen.
     pub nodes: Vec<(String, String, String, f64)>,
     pub audit_records: i64,
+    /// Rows of the shared address book per table (`addressbook_organisations`, `api_clients`, …).
+    pub address_book: Vec<(String, i64)>,
     /// The TLS version of this connection to the database, or `None` when it is not encrypted.
     pub tls: Option<String>,
 }
@@ -384,6 +386,7 @@ async fn status(client: &Object, schema: &str) -> Result<DbStatus, StoreError> {
         oldest_waiting: None,
         nodes: Vec::new(),
         audit_records: 0,
+        address_book: Vec::new(),
         tls: row_opt(
             client,
             "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
@@ -444,6 +447,16 @@ async fn status(client: &Object, schema: &str) -> Result<DbStatus, StoreError> {
         .await
         .map_err(db)?
         .get(0);
+    for row in rows(
+        client,
+        "SELECT kind, count(*) FROM address_book GROUP BY kind ORDER BY kind",
+        &[],
+    )
+    .await
+    .map_err(db)?
+    {
+        out.address_book.push((row.get(0), row.get(1)));
+    }
     Ok(out)
 }
 
