@@ -136,6 +136,9 @@ fn admin_kind(arguments: &[String]) -> Option<String> {
             skip_value = true;
             continue;
         }
+        if a.starts_with("--data-dir=") {
+            continue;
+        }
         if a.starts_with('-') || words.len() == 3 {
             break;
         }
@@ -184,5 +187,31 @@ fn finish(result: anyhow::Result<u8>) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::USAGE_OR_IO)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::admin_kind;
+
+    fn kind(line: &str) -> Option<String> {
+        admin_kind(&line.split(' ').map(str::to_owned).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn an_administrative_change_is_named_whatever_form_the_data_dir_option_takes() {
+        for line in [
+            "clients add --org 0203:a.se",
+            "--data-dir d clients add --org 0203:a.se",
+            "--data-dir=d clients add --org 0203:a.se",
+        ] {
+            assert_eq!(kind(line).as_deref(), Some("admin.clients.add"), "{line}");
+        }
+        assert_eq!(
+            kind("--data-dir=d addressbook org remove 0203:a.se").as_deref(),
+            Some("admin.addressbook.org.remove")
+        );
+        assert_eq!(kind("--data-dir=d clients list"), None);
+        assert_eq!(kind("audit verify"), None);
     }
 }
