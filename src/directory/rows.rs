@@ -138,20 +138,24 @@ macro_rules! typed {
     };
 }
 
-/// The rows of the open redb table `$t` (of `$table`) whose first key part is `$first` (all when `None`).
+/// The rows of the open redb table `$t` (of `$table`) whose first key part is `$first` (all when `None`),
+/// read from `$start` — the smallest key with that first part, in the table's key type — to the first key
+/// without it: those rows are adjacent in key order.
 macro_rules! rows_of {
-    ($t:expr, $table:expr, $first:expr) => {{
+    ($t:expr, $table:expr, $first:expr, $start:expr) => {{
+        let first: Option<&str> = $first;
         let mut out = Vec::new();
-        for row in $t.iter().map_err(text)? {
+        for row in $t.range($start..).map_err(text)? {
             let (k, v) = row.map_err(text)?;
             let (a, b) = parts(k.value());
-            if $first.is_none_or(|f| f == a) {
-                out.push(Row {
-                    table: $table,
-                    key: (a.to_owned(), b.to_owned()),
-                    value: v.value().to_vec(),
-                });
+            if first.is_some_and(|f| f != a) {
+                break;
             }
+            out.push(Row {
+                table: $table,
+                key: (a.to_owned(), b.to_owned()),
+                value: v.value().to_vec(),
+            });
         }
         out
     }};
@@ -190,9 +194,9 @@ impl Rows for RedbRows {
 
     fn scan(&self, table: Table, first: Option<&str>) -> Result<Vec<Row>, String> {
         let txn = self.db.begin_read().map_err(text)?;
-        typed!(table, ("", ""), |def, _k| {
+        typed!(table, (first.unwrap_or(""), ""), |def, start| {
             let t = txn.open_table(def).map_err(text)?;
-            Ok(rows_of!(t, table, first))
+            Ok(rows_of!(t, table, first, start))
         })
     }
 
@@ -251,9 +255,9 @@ impl Rows for RedbRows {
         let mut gone = 0;
         if let Some(child) = children {
             // Read in the write transaction: a child added since a separate read would be left behind.
-            let keys: Vec<(String, String)> = typed!(child, ("", ""), |def, _k| {
+            let keys: Vec<(String, String)> = typed!(child, (key.0, ""), |def, start| {
                 let t = txn.open_table(def).map_err(text)?;
-                rows_of!(t, child, Some(key.0))
+                rows_of!(t, child, Some(key.0), start)
                     .into_iter()
                     .map(|row| row.key)
                     .collect()
@@ -338,8 +342,24 @@ mod tests {
             (of_b[0].key.1.as_str(), of_b[0].value.as_slice()),
             ("z", &b"2"[..])
         );
+        // A longer id with the same beginning is another organisation's.
+        rows.insert(f, ("0203:a.se.x", "w"), b"1", Insert::New)
+            .unwrap();
+        assert_eq!(rows.scan(f, Some("0203:a.se")).unwrap().len(), 2);
+        assert_eq!(rows.scan(org, Some("0203:b.se")).unwrap().len(), 1);
+        assert!(rows.scan(org, Some("0203:c.se")).unwrap().is_empty());
         assert_eq!(rows.remove(org, ("0203:a.se", ""), Some(f)), Ok(Some(2)));
         assert_eq!(rows.remove(org, ("0203:a.se", ""), Some(f)), Ok(None));
-        assert_eq!(rows.scan(f, None).unwrap().len(), 1, "b's address stays");
+        let left: Vec<String> = rows
+            .scan(f, None)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.key.0)
+            .collect();
+        assert_eq!(
+            left,
+            ["0203:a.se.x", "0203:b.se"],
+            "the others' addresses stay"
+        );
     }
 }
