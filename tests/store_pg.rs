@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sdk_relay::audit::{AuditSink, Event, Problem};
 use sdk_relay::config::StoreConfig;
-use sdk_relay::store::pg::{Instance, PgStore, schema};
+use sdk_relay::store::pg::{Instance, PgStore, Seeded, schema};
 use sdk_relay::store::{Direction, Filter, Inserted, Kind, NewMessage, Status, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 
@@ -544,20 +544,38 @@ fn the_address_book_is_seeded_once_and_stays_one_book_under_concurrent_changes()
         Arc::new(open(&config, "b-1")),
         Arc::new(open(&config, "b-2")),
     );
-    assert_eq!(one.seed_address_book(&seed).unwrap(), 3);
-    // The second node brings a book of its own: the shared one has rows, so it is not taken.
+    let books = [
+        Arc::new(AddressBook::with_rows(one.clone())),
+        Arc::new(AddressBook::with_rows(two.clone())),
+    ];
+    // Added through the CLI before the first node got as far as bringing its book: kept, and merged with it.
+    books[0]
+        .add_organisation("0203:tidig.se", "Tidig", None)
+        .unwrap();
+    assert_eq!(
+        one.seed_address_book(&seed, "a/node.redb").unwrap(),
+        Seeded::Now { copied: 3 }
+    );
+    assert_eq!(books[1].all_rows().unwrap().len(), 4);
+    // The second node brings a book of its own: one node brought its book already, so it is not taken.
     let other_dir = tempfile::tempdir().unwrap();
     let other = AddressBook::open(other_dir.path()).unwrap();
     other
         .add_organisation("0203:annan.se", "Annan", None)
         .unwrap();
     let other_rows = other.all_rows().unwrap();
-    assert_eq!(two.seed_address_book(&other_rows).unwrap(), 0);
-    let books = [
-        Arc::new(AddressBook::with_rows(one.clone())),
-        Arc::new(AddressBook::with_rows(two.clone())),
-    ];
-    assert_eq!(books[1].all_rows().unwrap(), seed);
+    match two.seed_address_book(&other_rows, "b/node.redb").unwrap() {
+        Seeded::Before { by } => assert!(by.starts_with("b-1/"), "{by}"),
+        now => panic!("seeded twice: {now:?}"),
+    }
+    assert!(books[1].organisation("0203:annan.se").is_err());
+    assert_eq!(
+        psql(
+            &config,
+            "SELECT count(*) FROM audit_records WHERE line LIKE '%\"addressbook.shared\"%'"
+        ),
+        "1"
+    );
     let client = books[1].authenticate(&token).unwrap();
     assert_eq!(client.map(|c| c.org), Some("0203:kommun-a.se".to_owned()));
     assert_eq!(
@@ -598,7 +616,7 @@ fn the_address_book_is_seeded_once_and_stays_one_book_under_concurrent_changes()
             }
             false
         });
-        while added.load(std::sync::atomic::Ordering::SeqCst) < 5 {
+        while added.load(std::sync::atomic::Ordering::SeqCst) < 5 && !adding.is_finished() {
             std::thread::yield_now();
         }
         let removed = books[1].remove_organisation("0203:race.se").unwrap();
@@ -627,4 +645,18 @@ fn the_address_book_is_seeded_once_and_stays_one_book_under_concurrent_changes()
         ),
         "0"
     );
+
+    // Emptied, the shared book stays empty at the next start: a removed client does not come back.
+    for org in ["0203:kommun-a.se", "0203:tidig.se"] {
+        books[0].remove_organisation(org).unwrap();
+    }
+    for client in books[0].clients().unwrap() {
+        books[0].remove_client(&client.id).unwrap();
+    }
+    assert!(books[0].all_rows().unwrap().is_empty());
+    assert!(matches!(
+        one.seed_address_book(&seed, "a/node.redb").unwrap(),
+        Seeded::Before { .. }
+    ));
+    assert_eq!(books[1].authenticate(&token).unwrap(), None);
 }

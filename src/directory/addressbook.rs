@@ -82,18 +82,23 @@ impl AddressBook {
     /// Opens the address book of `data_dir`: in the database its node shares with others when it runs on
     /// PostgreSQL (`<data_dir>/store.toml`), else in its node database (created when needed).
     pub fn open(data_dir: &Path) -> Result<AddressBook, AddressBookError> {
-        let place = || format!("the node database {}", data_dir.join("node.redb").display());
         let failed = |place: String, detail: String| AddressBookError::Database { place, detail };
-        if let Some(store) = crate::store::recall(data_dir).map_err(|e| failed(place(), e))? {
+        let store = crate::store::recall(data_dir)
+            .map_err(|e| failed("which store the node uses".into(), e))?;
+        if let Some(store) = store {
             return AddressBook::shared(data_dir, &store);
         }
         let path = data_dir.join("node.redb");
+        let place = || format!("the node database {}", path.display());
         std::fs::create_dir_all(data_dir).map_err(|e| failed(place(), e.to_string()))?;
         let db = Database::create(&path).map_err(|e| {
-            failed(
-                place(),
-                format!("{e} (is the node running? Stop it first: only a node on PostgreSQL shares its address book)"),
-            )
+            let hint = match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    " (the node is running: stop it first; only nodes on PostgreSQL share their address book while they run)"
+                }
+                _ => "",
+            };
+            failed(place(), format!("{e}{hint}"))
         })?;
         AddressBook::with_database(Arc::new(db), &path)
     }

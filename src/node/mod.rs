@@ -118,7 +118,8 @@ impl Node {
             trust.clone(),
             env.clone(),
             Duration::from_secs(config.smp.cache_seconds),
-        );
+        )
+        .with_ca_file(config.smp.ca_file.clone());
         let federation = if matches!(env.as_str(), "qa" | "prod") {
             crate::envelope::ids::FEDERATION_SDK
         } else {
@@ -264,7 +265,7 @@ fn open_store(
                 Some(signer),
             )?;
             let pg = Arc::new(pg);
-            share_address_book(&pg, &local_book, data_dir)?;
+            share_address_book(&pg, &local_book, data_dir, &config.node.log_format)?;
             return Ok((pg.clone(), pg.clone(), AddressBook::with_rows(pg)));
         }
         #[cfg(not(feature = "postgres"))]
@@ -275,33 +276,41 @@ fn open_store(
     Ok((store, audit, local_book))
 }
 
-/// A node's first start on a shared database brings the address book (and API clients) its data directory
-/// was set up with, when the database has none yet; from then on the database's is the one every node uses.
+/// The first node to start on a shared database brings the address book (and API clients) its data directory
+/// was set up with; from then on the database's book is the one every node uses, and a later node's own is
+/// not (it says so when it has one).
 #[cfg(feature = "postgres")]
 fn share_address_book(
     pg: &crate::store::pg::PgStore,
     local: &AddressBook,
     data_dir: &Path,
+    log_format: &str,
 ) -> Result<(), NodeError> {
-    let failed = |detail: String| NodeError::Database {
-        path: database_path(data_dir),
-        detail: format!("copying the address book to the shared database: {detail}"),
+    use crate::store::pg::Seeded;
+    let place = database_path(data_dir).display().to_string();
+    let failed = |detail: String| {
+        NodeError::Config(format!(
+            "bringing the address book of {place} to the shared database (schema {}): {detail}",
+            pg.schema()
+        ))
     };
     let seed = local.all_rows().map_err(|e| failed(e.to_string()))?;
-    let copied = pg.seed_address_book(&seed).map_err(failed)?;
-    if copied > 0 {
-        let event = Event {
-            kind: "addressbook.shared".into(),
-            outcome: "ok".into(),
-            actor_kind: Some(ActorKind::Node),
-            detail: format!(
-                "{copied} address book rows (organisations, functional addresses, SMP publications, API \
-                 clients) copied from {} to the shared database, which every node uses from now on",
-                database_path(data_dir).display()
+    match pg.seed_address_book(&seed, &place).map_err(failed)? {
+        Seeded::Now { copied } => log(
+            log_format,
+            "info",
+            &format!("address book: {copied} rows of {place} copied to the shared database"),
+        ),
+        Seeded::Before { by } if !seed.is_empty() => log(
+            log_format,
+            "warn",
+            &format!(
+                "address book: the shared database's is used (brought by {by}); the {} rows in {place} are \
+                 not (change the address book with `sdk-relay addressbook`/`clients` on any node)",
+                seed.len()
             ),
-            ..Event::default()
-        };
-        pg.append(event).map_err(|e| failed(e.to_string()))?;
+        ),
+        Seeded::Before { .. } => {}
     }
     Ok(())
 }

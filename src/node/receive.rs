@@ -17,6 +17,7 @@ use crate::as4::pack::{ReceivePolicy, Received, receipt, unpack};
 use crate::as4::{EbmsError, ErrorCode};
 use crate::audit::{ActorKind, Event};
 use crate::directory::ParticipantId;
+use crate::directory::addressbook::AddressBookError;
 use crate::directory::smp_http::LookupError;
 use crate::envelope::ids::{PayloadKind, TransportModel};
 use crate::envelope::receipt::{LineResponse, ReasonCode, ResponseCode};
@@ -183,6 +184,7 @@ impl Node {
         }
         let xhe = Xhe::read(doc.root());
         let kind = self.cross_check(um, &xhe)?;
+        self.hosted(&xhe)?;
         match kind {
             PayloadKind::Message => self.take_message(rt, received, &doc, &xhe),
             PayloadKind::Receipt => self.take_receipt(rt, &doc, &xhe),
@@ -217,20 +219,34 @@ impl Node {
         let kind = PayloadKind::from_document_type(&xhe.payload.document_type_code)
             .filter(|k| k.transport_model(&xhe.scope.document_id).is_some())
             .ok_or_else(|| EbmsError::not_serviced(&xhe.to))?;
-        if self.book.organisation(&xhe.to).is_err() {
-            return Err(EbmsError::not_serviced(&xhe.to));
+        Ok(kind)
+    }
+
+    /// The receiver is an organisation this node hosts, for this document type. An address book that cannot
+    /// be read now (a database on the network) is no answer: 503, and the peer retries.
+    fn hosted(&self, xhe: &Xhe) -> Result<(), NotTaken> {
+        let busy = |e: AddressBookError| {
+            NotTaken::Busy(EbmsError::new(
+                ErrorCode::Other,
+                format!("the address book: {e}"),
+            ))
+        };
+        match self.book.organisation(&xhe.to) {
+            Ok(_) => {}
+            Err(e @ AddressBookError::Database { .. }) => return Err(busy(e)),
+            Err(_) => return Err(EbmsError::not_serviced(&xhe.to).into()),
         }
         // When this node publishes its organisations itself, only what it published is received.
         let to = ParticipantId::parse(&xhe.to).map_err(|_| EbmsError::not_serviced(&xhe.to))?;
-        let published = self.book.publications(Some(&to)).unwrap_or_default();
+        let published = self.book.publications(Some(&to)).map_err(busy)?;
         if !published.is_empty()
             && !published
                 .iter()
                 .any(|p| p.document_id == xhe.scope.document_id)
         {
-            return Err(EbmsError::not_serviced(&xhe.to));
+            return Err(EbmsError::not_serviced(&xhe.to).into());
         }
-        Ok(kind)
+        Ok(())
     }
 
     /// The sender's CertPub signing certificate for this document type.

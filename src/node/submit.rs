@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::Node;
 use super::problem::Problem;
 use crate::audit::ActorKind;
+use crate::directory::addressbook::AddressBookError;
 use crate::directory::clients::Client;
 use crate::directory::smp_http::LookupError;
 use crate::envelope::ids::{PayloadKind, TransportModel};
@@ -85,8 +86,9 @@ impl Node {
                 client.id
             )));
         }
-        self.book.organisation(org).map_err(|_| {
-            Problem::forbidden(format!("{org} is not an organisation this node hosts"))
+        self.book.organisation(org).map_err(|e| match e {
+            AddressBookError::Database { .. } => Problem::unavailable(e.to_string()),
+            _ => Problem::forbidden(format!("{org} is not an organisation this node hosts")),
         })?;
         if let Some(f) = function {
             let known = self

@@ -2,6 +2,7 @@
 //! organisation, functional address or API client added through any node is known to all of them at once.
 
 use super::{PgStore, exec, row_opt, rows};
+use crate::audit::{ActorKind, Event};
 use crate::directory::rows::{Insert, Inserted, Key, Row, Rows, Table};
 use crate::store::StoreError;
 
@@ -137,38 +138,73 @@ impl Rows for PgStore {
     }
 }
 
+/// What [`PgStore::seed_address_book`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seeded {
+    /// This node brought its book: this many rows were new to the shared one.
+    Now { copied: usize },
+    /// An earlier node did (its instance): this node's local book is not used.
+    Before { by: String },
+}
+
 impl PgStore {
-    /// Copies `rows` into the shared address book when it is empty — a node's first start on the database
-    /// brings the address book its data directory was set up with — and returns how many it copied (0 when
-    /// the shared book has rows already: after the first start, the database's book is the one).
-    pub fn seed_address_book(&self, seed: &[Row]) -> Result<usize, String> {
-        if seed.is_empty() {
-            return Ok(0);
-        }
+    /// Brings `seed` — a data directory's address book — into the shared one, once per database: the first
+    /// node to start merges its book in (rows already there are kept) and records that, with an
+    /// `addressbook.shared` audit record in the same transaction; every later start finds the record and
+    /// copies nothing, even when the shared book has since been emptied.
+    pub fn seed_address_book(&self, seed: &[Row], place: &str) -> Result<Seeded, String> {
+        let instance = self
+            .instance
+            .as_ref()
+            .map_or_else(|| "a command-line client".to_owned(), |i| i.id.clone());
         self.run(async {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(super::db)?;
-            // Nodes starting together: one seeds, the others then find rows.
-            tx.batch_execute("LOCK TABLE address_book IN SHARE ROW EXCLUSIVE MODE")
+            // Nodes starting together: one seeds, the others then find its record.
+            tx.batch_execute("LOCK TABLE address_book_seeded IN SHARE ROW EXCLUSIVE MODE")
                 .await
                 .map_err(super::db)?;
-            let any = row_opt(&tx, "SELECT 1 FROM address_book LIMIT 1", &[])
+            let before = row_opt(&tx, "SELECT by_instance FROM address_book_seeded", &[])
                 .await
                 .map_err(super::db)?;
-            if any.is_some() {
-                return Ok(0);
+            if let Some(row) = before {
+                return Ok(Seeded::Before { by: row.get(0) });
             }
+            let mut copied = 0;
             for row in seed {
-                exec(
+                copied += exec(
                     &tx,
-                    "INSERT INTO address_book (kind, k1, k2, value) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO address_book (kind, k1, k2, value) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (kind, k1, k2) DO NOTHING",
                     &[&row.table.name(), &row.key.0, &row.key.1, &row.value],
                 )
                 .await
                 .map_err(super::db)?;
             }
+            let n = i32::try_from(copied).unwrap_or(i32::MAX);
+            exec(
+                &tx,
+                "INSERT INTO address_book_seeded (by_instance, copied) VALUES ($1, $2)",
+                &[&instance, &n],
+            )
+            .await
+            .map_err(super::db)?;
+            let event = self.stamp(Event {
+                kind: "addressbook.shared".into(),
+                outcome: "ok".into(),
+                actor_kind: Some(ActorKind::Node),
+                detail: format!(
+                    "{copied} of {} address book rows (organisations, functional addresses, SMP publications, API \
+                     clients) copied from {place} into the shared database, whose book every node uses from now on",
+                    seed.len()
+                ),
+                ..Event::default()
+            });
+            super::audit::append(&tx, vec![event]).await?;
             tx.commit().await.map_err(super::db)?;
-            Ok(seed.len())
+            Ok(Seeded::Now {
+                copied: usize::try_from(copied).unwrap_or(usize::MAX),
+            })
         })
         .map_err(stored)
     }

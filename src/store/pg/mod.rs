@@ -29,6 +29,7 @@ use super::{
 use crate::audit::{AuditError, AuditSink, Checkpoint, CheckpointSigner, Event};
 use crate::config::StoreConfig;
 pub use audit::ChainLines;
+pub use book::Seeded;
 pub use connect::pool as connect_pool;
 pub use schema::Migrated;
 

@@ -90,12 +90,21 @@ CREATE TABLE nodes (
         r#"
 -- The address book's tables in one: `kind` names the table, k1/k2 the key (k2 '' for one-part keys), `value`
 -- the row as JSON.
+-- Keys sort by bytes (COLLATE "C"), as redb's do: listings come out in the same order on either store.
 CREATE TABLE address_book (
     kind text NOT NULL,
-    k1 text NOT NULL,
-    k2 text NOT NULL DEFAULT '',
+    k1 text COLLATE "C" NOT NULL,
+    k2 text COLLATE "C" NOT NULL DEFAULT '',
     value bytea NOT NULL,
     PRIMARY KEY (kind, k1, k2)
+);
+-- Set when the first node brought its data directory's book: after that no node's local book is copied,
+-- even into an emptied shared book (which would bring removed API clients back).
+CREATE TABLE address_book_seeded (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    by_instance text NOT NULL,
+    copied integer NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
 );
 "#,
     ),
