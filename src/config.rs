@@ -62,6 +62,9 @@ pub struct Smp {
     pub dns: Option<String>,
     #[serde(default = "default_cache_seconds")]
     pub cache_seconds: u64,
+    /// CA certificates (PEM) for https SMPs; by default the system's (`SSL_CERT_FILE`, or Debian's bundle).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -290,6 +293,11 @@ impl NodeConfig {
         }
         if let Some(dir) = path.parent() {
             config.store.resolve(dir);
+            if let Some(ca) = config.smp.ca_file.as_mut()
+                && ca.is_relative()
+            {
+                *ca = dir.join(&*ca);
+            }
         }
         let problems = config.problems();
         if problems.is_empty() {
@@ -344,6 +352,14 @@ impl NodeConfig {
             out.push(format!(
                 "[as4] ap_id = {:?} must be the CN of the AP certificate, like \"AP0001-SDK-QA\"",
                 self.as4.ap_id
+            ));
+        }
+        if let Some(ca) = &self.smp.ca_file
+            && !ca.is_file()
+        {
+            out.push(format!(
+                "[smp] ca_file = {:?}: no such file (CA certificates in PEM for https SMPs)",
+                ca.display().to_string()
             ));
         }
         match (&self.smp.url, &self.smp.sml_zone, &self.smp.dns) {
@@ -416,6 +432,8 @@ url = "http://127.0.0.1:8081"
 # dns = "192.0.2.53:53"
 # How long an SMP answer is reused.
 cache_seconds = 3600
+# https SMPs are checked against the system's CA certificates, or these (PEM; relative to this file).
+# ca_file = "web-ca.pem"
 
 [retry]
 # Sending to a peer that does not answer: exponential back-off with jitter from first to max delay, until

@@ -39,10 +39,17 @@ fn pem(dir: &Path, name: &str, cert: &rustls_pki_types::CertificateDer<'_>) -> S
     path.to_str().unwrap().to_owned()
 }
 
-#[test]
-fn lookups_through_a_running_smp_directly_and_through_the_sml() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A federation, an SMP data directory with its key, a node that trusts the federation, and `publish`, which
+/// publishes a participant's AP and encryption certificates in the SMP.
+struct Setup {
+    fed: sdk_relay::pki::federation::Federation,
+    smp_dir: std::path::PathBuf,
+    node: std::path::PathBuf,
+    ap: common::o2o::Party,
+    enc: common::o2o::Party,
+}
+
+fn setup(d: &Path) -> Setup {
     let fed = common::pki::federation(&d.join("fed"), "smp-test");
     let smp_dir = d.join("smp");
     common::pki::issue_into(
@@ -56,9 +63,20 @@ fn lookups_through_a_running_smp_directly_and_through_the_sml() {
     common::pki::trust_federation(&node, &fed);
     let ap = common::o2o::party(d, &fed, Purpose::Ap, "AP0002-SDK-TEST", "ap");
     let enc = common::o2o::party(d, &fed, Purpose::O2oEncrypt, "Region B", "enc");
-    let publish = |participant: &str| {
+    Setup {
+        fed,
+        smp_dir,
+        node,
+        ap,
+        enc,
+    }
+}
+
+impl Setup {
+    fn publish(&self, d: &Path, participant: &str) {
+        let (smp_dir, ap, enc) = (&self.smp_dir, &self.ap, &self.enc);
         let out = relay(
-            &smp_dir,
+            smp_dir,
             &[
                 "smp",
                 "publish",
@@ -74,12 +92,21 @@ fn lookups_through_a_running_smp_directly_and_through_the_sml() {
             ],
         );
         assert!(out.status.success(), "{}", stderr(&out));
-    };
+    }
+}
+
+#[test]
+fn lookups_through_a_running_smp_directly_and_through_the_sml() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let setup = setup(d);
+    let (smp_dir, node, ap, enc) = (&setup.smp_dir, &setup.node, &setup.ap, &setup.enc);
+    let publish = |participant: &str| setup.publish(d, participant);
     publish("0203:region-b.example.se");
-    let smp = start_smp(&smp_dir);
+    let smp = start_smp(smp_dir);
 
     // The library client: verified metadata, then "not registered" for a stranger.
-    let trust = Arc::new(TrustStore::open(&node).load().unwrap());
+    let trust = Arc::new(TrustStore::open(node).load().unwrap());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = SmpClient::new(
         trust.clone(),
@@ -113,7 +140,7 @@ fn lookups_through_a_running_smp_directly_and_through_the_sml() {
         vec![(10, "Meta:SMP", format!("!^.*$!{}!", smp.url))],
     )]);
     let out = relay(
-        &node,
+        node,
         &[
             "smp",
             "lookup",
@@ -151,7 +178,7 @@ fn lookups_through_a_running_smp_directly_and_through_the_sml() {
         Err(LookupError::Unreachable { .. })
     ));
     let out = relay(
-        &node,
+        node,
         &[
             "smp",
             "lookup",
@@ -163,5 +190,119 @@ fn lookups_through_a_running_smp_directly_and_through_the_sml() {
             &url,
         ],
     );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+/// A TLS front for the plain-HTTP SMP at `backend` (host:port), with the TLS certificate of `server_dir`.
+fn tls_front(rt: &tokio::runtime::Runtime, server_dir: &Path, backend: String) -> u16 {
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let entry = sdk_relay::pki::KeyStore::open(server_dir)
+        .signing(Purpose::Tls)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der().unwrap()));
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(sdk_relay::pki::tls::provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(entry.chain.clone(), key)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, backend) = (acceptor.clone(), backend.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+/// An https SMP, as the SML names DIGG's: the client checks the server's certificate against the CA file
+/// it is given (library and CLI), and refuses a server whose certificate another CA issued.
+#[test]
+fn lookups_over_https_check_the_smp_servers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let setup = setup(d);
+    setup.publish(d, "0203:region-b.example.se");
+    let smp = start_smp(&setup.smp_dir);
+    let server = d.join("smp-tls");
+    common::pki::issue_into(
+        &server,
+        &setup.fed,
+        Purpose::Tls,
+        "localhost",
+        &common::pki::fast(),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let port = tls_front(
+        &rt,
+        &server,
+        smp.url.trim_start_matches("http://").to_owned(),
+    );
+    let url = format!("https://localhost:{port}");
+    let tls_ca = pem(
+        d,
+        "tls-ca.pem",
+        &setup.fed.ca_certificate("tls-ca").unwrap(),
+    );
+    let other_ca = pem(d, "ap-ca.pem", &setup.fed.ca_certificate("ap-ca").unwrap());
+
+    let trust = Arc::new(TrustStore::open(&setup.node).load().unwrap());
+    let client = |ca: &str| {
+        SmpClient::new(
+            trust.clone(),
+            common::pki::env("smp-test"),
+            Duration::from_secs(600),
+        )
+        .with_ca_file(Some(ca.into()))
+    };
+    let b = ParticipantId::parse("0203:region-b.example.se").unwrap();
+    let meta = rt
+        .block_on(client(&tls_ca).lookup(&url, &b, DOC_ID))
+        .expect("lookup over https");
+    assert_eq!(meta.ap_certificate, setup.ap.cert);
+    match rt.block_on(client(&other_ca).lookup(&url, &b, DOC_ID)) {
+        Err(LookupError::Unreachable { detail, .. }) => {
+            assert!(detail.contains("TLS"), "{detail}");
+        }
+        other => panic!("a server certificate of another CA was accepted: {other:?}"),
+    }
+
+    let lookup = |ca: &str| {
+        relay(
+            &setup.node,
+            &[
+                "smp",
+                "lookup",
+                "0203:region-b.example.se",
+                DOC_ID,
+                "--env",
+                "smp-test",
+                "--smp-url",
+                &url,
+                "--ca-file",
+                ca,
+                "--json",
+            ],
+        )
+    };
+    let out = lookup(&tls_ca);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["endpoint_url"], "http://ap2.example.se/as4");
+    let out = lookup(&other_ca);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }

@@ -88,6 +88,9 @@ enum Command {
         /// The DNS server for the SML lookup (host:port).
         #[arg(long)]
         dns: Option<String>,
+        /// CA certificates (PEM) for an https SMP, instead of the system's.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -151,6 +154,7 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
             smp_url,
             sml_zone,
             dns,
+            ca_file,
             json,
         } => lookup_cmd(
             &participant,
@@ -159,6 +163,7 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
             smp_url,
             sml_zone,
             dns,
+            ca_file,
             json,
             data_dir,
         ),
@@ -230,6 +235,7 @@ fn lookup_cmd(
     smp_url: Option<String>,
     sml_zone: Option<String>,
     dns: Option<String>,
+    ca_file: Option<PathBuf>,
     json: bool,
     data_dir: &Path,
 ) -> Result<u8> {
@@ -259,7 +265,7 @@ fn lookup_cmd(
         _ => bail!("give --smp-url, or --sml-zone with --dns"),
     };
     let trust = Arc::new(TrustStore::open(data_dir).load()?);
-    let client = SmpClient::new(trust, env, Duration::from_secs(3600));
+    let client = SmpClient::new(trust, env, Duration::from_secs(3600)).with_ca_file(ca_file);
     let result = runtime()?.block_on(client.lookup(&smp_url, &participant, document_id));
     match result {
         Ok(meta) => {

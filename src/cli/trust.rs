@@ -86,6 +86,9 @@ enum CrlCommand {
         /// Per-request timeout in seconds.
         #[arg(long, default_value_t = 20)]
         timeout: u64,
+        /// CA certificates (PEM) for https distribution points, instead of the system's.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<std::path::PathBuf>,
     },
     /// List stored CRLs with their issuer, dates and number of revoked certificates.
     List {
@@ -264,7 +267,12 @@ pub fn run_crl(args: CrlArgs, data_dir: &Path) -> ExitCode {
             }
             Ok(exit::OK)
         })(),
-        CrlCommand::Update { timeout } => update(&store, data_dir, Duration::from_secs(timeout)),
+        CrlCommand::Update { timeout, ca_file } => update(
+            &store,
+            data_dir,
+            Duration::from_secs(timeout),
+            ca_file.as_deref(),
+        ),
         CrlCommand::List { json } => (|| {
             let trust = store.load()?;
             if json {
@@ -290,7 +298,12 @@ pub fn run_crl(args: CrlArgs, data_dir: &Path) -> ExitCode {
     super::finish(result)
 }
 
-fn update(store: &TrustStore, data_dir: &Path, timeout: Duration) -> Result<u8> {
+fn update(
+    store: &TrustStore,
+    data_dir: &Path,
+    timeout: Duration,
+    ca_file: Option<&Path>,
+) -> Result<u8> {
     let urls = crl_fetch::distribution_points(data_dir)?;
     if urls.is_empty() {
         println!(
@@ -300,8 +313,7 @@ fn update(store: &TrustStore, data_dir: &Path, timeout: Duration) -> Result<u8> 
     }
     let mut failures = 0;
     for url in &urls {
-        let outcome = crl_fetch::fetch(url, timeout)
-            .map_err(anyhow::Error::from)
+        let outcome = fetch(url, timeout, ca_file)
             .and_then(|bytes| store.import_crl(&bytes, url).map_err(anyhow::Error::from));
         match outcome {
             Ok(stored) => {
@@ -320,4 +332,30 @@ fn update(store: &TrustStore, data_dir: &Path, timeout: Duration) -> Result<u8> 
     } else {
         exit::FOUND_PROBLEMS
     })
+}
+
+/// A CRL from its distribution point: http with our small client, https through rustls (DIGG publishes
+/// its CRLs at https URLs), checked against `ca_file` or the system's CA certificates.
+fn fetch(url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Vec<u8>> {
+    if !url.starts_with("https://") {
+        return Ok(crl_fetch::fetch(url, timeout)?);
+    }
+    let config = crate::pki::tls::web_client_config(ca_file)?;
+    let call = crate::server::client::Call {
+        method: "GET",
+        url,
+        headers: vec![("accept", "application/pkix-crl".to_owned())],
+        body: bytes::Bytes::new(),
+    };
+    let limit = usize::try_from(crl_fetch::MAX_CRL_BYTES).unwrap_or(usize::MAX);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let answer = runtime.block_on(crate::server::client::send(config, call, timeout, limit))?;
+    anyhow::ensure!(
+        answer.status == 200,
+        "{url}: the server answered HTTP {}",
+        answer.status
+    );
+    Ok(answer.body.to_vec())
 }

@@ -174,6 +174,10 @@ pub struct SmpClient {
     ttl: Duration,
     timeout: Duration,
     cache: Mutex<HashMap<(String, String), (Instant, ServiceMetadata)>>,
+    /// CA certificates for https SMPs (else the system's), and the configuration made from them on the
+    /// first https lookup.
+    ca_file: Option<std::path::PathBuf>,
+    web_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 /// Largest SMP answer read.
@@ -188,7 +192,24 @@ impl SmpClient {
             ttl,
             timeout: Duration::from_secs(10),
             cache: Mutex::new(HashMap::new()),
+            ca_file: None,
+            web_tls: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Checks https SMPs' certificates against the CA certificates in `ca_file` instead of the system's.
+    pub fn with_ca_file(mut self, ca_file: Option<std::path::PathBuf>) -> SmpClient {
+        self.ca_file = ca_file;
+        self
+    }
+
+    fn web_tls(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.web_tls
+            .get_or_init(|| {
+                crate::pki::tls::web_client_config(self.ca_file.as_deref())
+                    .map_err(|e| format!("{e} (set [smp] ca_file)"))
+            })
+            .clone()
     }
 
     /// The SignedServiceMetadata of (participant, document) from the SMP at `smp_url`, verified.
@@ -284,10 +305,33 @@ impl SmpClient {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| unreachable(format!("bad URL: {e}")))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(unreachable(
-                "only http:// SMP URLs are supported so far".into(),
-            ));
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                let call = crate::server::client::Call {
+                    method: "GET",
+                    url,
+                    headers: Vec::new(),
+                    body: Bytes::new(),
+                };
+                let answer = crate::server::client::send(
+                    self.web_tls().map_err(&unreachable)?,
+                    call,
+                    self.timeout,
+                    MAX_ANSWER,
+                )
+                .await
+                .map_err(|e| match e {
+                    crate::server::client::ClientError::Unreachable { detail, .. } => {
+                        unreachable(detail)
+                    }
+                    other => unreachable(other.to_string()),
+                })?;
+                let status = StatusCode::from_u16(answer.status)
+                    .map_err(|_| unreachable(format!("HTTP status {}", answer.status)))?;
+                return Ok((status, answer.body.to_vec()));
+            }
+            _ => return Err(unreachable("an SMP URL is http:// or https://".into())),
         }
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

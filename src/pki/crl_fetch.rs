@@ -29,17 +29,14 @@ pub fn distribution_points(data_dir: &std::path::Path) -> Result<Vec<String>, Pk
     Ok(urls)
 }
 
-/// GETs `url` (http only) with a timeout and a size bound, returning the body of a 200 answer.
+/// GETs `url` (http only; `crl update` fetches https ones with rustls) with a timeout and a size bound, returning the body of a 200 answer.
 pub fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, PkiError> {
     let fail = |detail: String| PkiError::Fetch {
         url: url.to_owned(),
         detail,
     };
     let rest = url.strip_prefix("http://").ok_or_else(|| {
-        fail(
-            "only http:// distribution points are fetched (CRLs are signed; TLS adds nothing)"
-                .into(),
-        )
+        fail("this client fetches http:// distribution points (`crl update` takes https through rustls)".into())
     })?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),

@@ -384,6 +384,34 @@ pub fn client_config_with_roots(
             .add(root.clone())
             .map_err(|e| PkiError::State(format!("CA certificate: {e}")))?;
     }
+    client_trusting(store)
+}
+
+/// Where the system keeps its CA certificates (Debian's bundle), unless `SSL_CERT_FILE` says otherwise.
+pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A client configuration for the public web servers the node reads signed documents from: SMPs (which the
+/// SML names as `https://smp…`) and CRL distribution points. Their certificates come from the public web
+/// PKI, not the federation's CAs, so they are checked against `ca_file`, else the system's CA certificates.
+/// The documents carry their own signatures; TLS keeps a lookup private and its answer unaltered.
+pub fn web_client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, PkiError> {
+    let path = ca_file.map(Path::to_path_buf).unwrap_or_else(|| {
+        std::env::var_os("SSL_CERT_FILE").map_or_else(|| SYSTEM_CA_FILE.into(), Into::into)
+    });
+    let what = format!("CA certificates for https ({})", path.display());
+    let bytes = std::fs::read(&path).map_err(|e| PkiError::State(format!("{what}: {e}")))?;
+    let mut store = rustls::RootCertStore::empty();
+    // A system bundle may hold a certificate rustls cannot use; the others still count.
+    let (added, _unusable) =
+        store.add_parsable_certificates(super::cert::read_certificates(&bytes, &what)?);
+    if added == 0 {
+        return Err(PkiError::State(format!("{what}: no usable CA certificate")));
+    }
+    client_trusting(store)
+}
+
+/// A client configuration (no client certificate) that trusts the CAs in `store`.
+fn client_trusting(store: rustls::RootCertStore) -> Result<Arc<ClientConfig>, PkiError> {
     let config = ClientConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(VERSIONS)
         .map_err(|e| PkiError::State(e.to_string()))?
