@@ -7,7 +7,7 @@ use common::node::{World, audit_text, message_to};
 use common::pki::relay_ok;
 use serde_json::{Value, json};
 
-fn problem(a: &sdk_relay::server::client::Answer) -> Value {
+fn problem(a: &sdk_relay::pki::https::Answer) -> Value {
     assert_eq!(
         a.content_type,
         "application/problem+json",
@@ -166,7 +166,7 @@ fn bad_requests_get_precise_problems_and_store_nothing() {
 #[test]
 fn a_client_with_a_tls_certificate_needs_no_token_and_a_stranger_certificate_is_refused() {
     use sdk_relay::pki::Purpose;
-    use sdk_relay::server::client::{self, Call};
+    use sdk_relay::pki::https::{self, Call};
     let world = World::new();
     let (mut a, _b) = world.pair();
     let tls_subject = sdk_relay::pki::profile::Subject {
@@ -211,7 +211,7 @@ fn a_client_with_a_tls_certificate_needs_no_token_and_a_stranger_certificate_is_
         )
     };
     let list = |config| {
-        world.rt.block_on(client::send(
+        world.rt.block_on(https::send(
             config,
             Call {
                 method: "GET",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::node::{World, message_to};
 use common::pki::relay;
-use sdk_relay::server::client::{self, Call};
+use sdk_relay::pki::https::{self, Call};
 
 const MESSAGES: usize = 1000;
 const SENDERS: usize = 4;
@@ -26,7 +26,7 @@ fn try_post(
     client_config: &Arc<rustls::ClientConfig>,
 ) -> Option<String> {
     let url = format!("{api}/v1/sdk/messages");
-    let answer = world.rt.block_on(client::send(
+    let answer = world.rt.block_on(https::send(
         client_config.clone(),
         Call {
             method: "POST",

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::exit;
-use crate::server::client::{self, Call};
+use crate::pki::https::{self, Call};
 
 /// A node answers API calls quickly (a send waits only for the SMP lookup and sealing); a minute covers a slow
 /// SMP without leaving a script hanging on a dead one.
@@ -149,7 +149,7 @@ impl Api {
         };
         let answer = self
             .runtime
-            .block_on(client::send(self.tls.clone(), call, TIMEOUT, ANSWER_LIMIT))
+            .block_on(https::send(self.tls.clone(), call, TIMEOUT, ANSWER_LIMIT))
             .map_err(|e| {
                 let context = format!("no answer from the node to {method}{}", hint(&e));
                 anyhow::Error::new(e).context(context)
@@ -171,9 +171,9 @@ impl Api {
 }
 
 /// What to check when the TLS handshake failed: almost always the wrong CA file (or the wrong host name).
-fn hint(e: &client::ClientError) -> &'static str {
+fn hint(e: &https::ClientError) -> &'static str {
     match e {
-        client::ClientError::Unreachable { detail, .. } if detail.starts_with("TLS") => {
+        https::ClientError::Unreachable { detail, .. } if detail.starts_with("TLS") => {
             " (is --ca the CA that issued the node's TLS certificate, and --api its name?)"
         }
         _ => "",

@@ -341,7 +341,7 @@ fn fetch(url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Vec<u8>
         return Ok(crl_fetch::fetch(url, timeout)?);
     }
     let config = crate::pki::tls::web_client_config(ca_file)?;
-    let call = crate::server::client::Call {
+    let call = crate::pki::https::Call {
         method: "GET",
         url,
         headers: vec![("accept", "application/pkix-crl".to_owned())],
@@ -351,7 +351,7 @@ fn fetch(url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Vec<u8>
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let answer = runtime.block_on(crate::server::client::send(config, call, timeout, limit))?;
+    let answer = runtime.block_on(crate::pki::https::send(config, call, timeout, limit))?;
     anyhow::ensure!(
         answer.status == 200,
         "{url}: the server answered HTTP {}",

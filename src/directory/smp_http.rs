@@ -308,13 +308,13 @@ impl SmpClient {
         match uri.scheme_str() {
             Some("http") => {}
             Some("https") => {
-                let call = crate::server::client::Call {
+                let call = crate::pki::https::Call {
                     method: "GET",
                     url,
                     headers: Vec::new(),
                     body: Bytes::new(),
                 };
-                let answer = crate::server::client::send(
+                let answer = crate::pki::https::send(
                     self.web_tls().map_err(&unreachable)?,
                     call,
                     self.timeout,
@@ -322,7 +322,7 @@ impl SmpClient {
                 )
                 .await
                 .map_err(|e| match e {
-                    crate::server::client::ClientError::Unreachable { detail, .. } => {
+                    crate::pki::https::ClientError::Unreachable { detail, .. } => {
                         unreachable(detail)
                     }
                     other => unreachable(other.to_string()),

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{LabError, failed, output_file, tail, terminate, wait_for_line_after};
+use crate::pki::https::{self, Answer, Call, ClientError};
 use crate::pki::{KeyStore, Purpose};
-use crate::server::client::{self, Answer, Call, ClientError};
 
 /// A node's directory and, while it runs, its process (killed when this is dropped, unless detached).
 pub struct LabNode {
@@ -193,7 +193,7 @@ impl Api {
         if body.is_some() {
             headers.push(("content-type", "application/json".into()));
         }
-        client::send(
+        https::send(
             self.client.clone(),
             Call {
                 method,

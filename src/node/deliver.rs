@@ -19,8 +19,8 @@ use crate::as4::ebms::{UserMessage, read_errors};
 use crate::as4::pack::{pack, verify_receipt};
 use crate::directory::smp_http::LookupError;
 use crate::envelope::Xhe;
+use crate::pki::https::{self, Call, ClientError};
 use crate::pki::{CertInfo, Usage};
-use crate::server::client::{self, Call, ClientError};
 use crate::store::{Kind, QueueItem, Status, StoreError};
 use crate::xml::Limits;
 
@@ -233,7 +233,7 @@ impl Worker {
         };
         // Large messages get time in proportion (at least 1 MB/s), small ones a minute.
         let timeout = Duration::from_secs(60 + (packed.body.len() / (1024 * 1024)) as u64);
-        let answer = client::send(
+        let answer = https::send(
             node.tls.client_config(),
             Call {
                 method: "POST",

@@ -12,6 +12,7 @@ pub mod check;
 pub mod crl_fetch;
 pub mod federation;
 pub mod health;
+pub mod https;
 pub mod keys;
 pub mod keystore;
 pub mod pkcs12;

@@ -2,8 +2,6 @@
 //! through hyper, request size limits, and a graceful stop — on SIGTERM no new connection is taken, requests
 //! in progress finish and the outbound worker completes its attempts in flight.
 
-pub mod client;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

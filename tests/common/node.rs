@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sdk_relay::lab::{Cluster, Lab, LabNode, NodeSpec};
 use sdk_relay::pki::federation::Federation;
+use sdk_relay::pki::https::{self, Answer, Call};
 use sdk_relay::pki::{KeyStore, Purpose};
-use sdk_relay::server::client::{self, Answer, Call};
 use serde_json::Value;
 
 #[allow(unused_imports)]
@@ -394,7 +394,7 @@ pub fn send_packed(
     .unwrap();
     world
         .rt
-        .block_on(client::send(
+        .block_on(https::send(
             tls.client_config(),
             Call {
                 method: "POST",

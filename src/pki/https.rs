@@ -1,4 +1,4 @@
-//! One HTTPS request over rustls and hyper: what the access point uses to send (mutual TLS) and what the CLI
+//! One HTTPS request over rustls and hyper: what the access point uses to send (mutual TLS), what the CLI
 //! uses to reach a node's API. A fresh connection per request keeps failure handling simple; the peer's
 //! answer is read up to a limit.
 
