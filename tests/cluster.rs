@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::node::{Node, World};
 use common::pki::{relay, relay_ok};
-use sdk_relay::lab::{Api, Cluster, Draft, LabNode};
+use sdk_relay::lab::{Api, Cluster, LabNode};
 use serde_json::Value;
 
 /// Messages each way.
@@ -149,16 +149,13 @@ fn check_mailbox(who: &str, accepted: &[String], mailbox: &HashMap<String, usize
 
 /// A createMessage body from `from`'s first functional address to `to`'s.
 fn letter(from: &LabNode, to: &LabNode, label: &str) -> Vec<u8> {
-    let message = Draft {
+    serde_json::to_vec(&common::node::message_to(
         from,
-        from_function: &from.functions[0],
         to,
-        to_function: &to.functions[0],
         label,
-        document_name: "Brev",
-        text: "Överlever att en nod dör",
-    };
-    serde_json::to_vec(&message.json()).unwrap()
+        "Överlever att en nod dör",
+    ))
+    .unwrap()
 }
 
 /// Each kill: seconds since the start of the test, and the node.

@@ -269,7 +269,7 @@ impl Node {
 }
 
 /// A createMessage body from `from` (a node) to `to` (a node), to its first functional address.
-pub fn message_to(from: &Node, to: &Node, label: &str, text: &str) -> Value {
+pub fn message_to(from: &LabNode, to: &LabNode, label: &str, text: &str) -> Value {
     sdk_relay::lab::Draft {
         from,
         from_function: &from.functions[0],
