@@ -17,7 +17,8 @@ use crate::envelope::ids::{PayloadKind, TransportModel};
 use crate::envelope::{DocumentError, Message, Xhe};
 use crate::pki::Usage;
 use crate::store::{Direction, Kind, NewMessage, StoreError, StoredMessage};
-use crate::xml::Limits;
+use crate::xml::{Doc, Limits};
+use crate::xmlsec::{OpenError, SignerPolicy, TrustCheck, verify_signer};
 
 /// The DOCUMENTID every SDK message is sent as (encrypted and signed).
 pub fn message_document_id() -> String {
@@ -196,7 +197,10 @@ impl Node {
         self.store.get(&id).map_err(store_problem)
     }
 
-    /// `POST /v1/xhe`: an organisation with its own message service hands over a sealed envelope.
+    /// `POST /v1/xhe`: an organisation with its own message service hands over a sealed envelope. It is
+    /// relayed only when the client may send as the envelope's FromParty with any of its functional
+    /// addresses, and the envelope is signed with this node's active O2O signing certificate — checked before
+    /// anything is stored.
     pub async fn submit_xhe(
         self: &Arc<Self>,
         client: &Client,
@@ -209,28 +213,30 @@ impl Node {
             if !violations.is_empty() {
                 return Err(violations_problem(&violations));
             }
-            // The signature must hold before we relay it: a broken envelope would only be refused later.
-            crate::xmlsec::verify_enveloped(&doc)
-                .map_err(|e| Problem::field("/XHE/Signature", format!("signature: {e}")))?;
-            Xhe::read(doc.root())
+            // Read from the same tree the signature is verified on below, so FromParty is the signed one.
+            let xhe = Xhe::read(doc.root());
+            if !xhe.payload.encrypted() {
+                return Err(Problem::field(
+                    "/XHE/Payloads",
+                    "the envelope must be sealed: payload encrypted to the recipient and signed",
+                ));
+            }
+            // Who may send is decided before any cryptography is spent on the envelope.
+            self.authorise(client, &xhe.from, None)?;
+            sealed_sender_scope(client, &xhe.from)?;
+            if xhe.scope.document_id != message_document_id() {
+                return Err(Problem::field(
+                    "/XHE/Header/BusinessScope",
+                    format!(
+                        "document type {} is not the SDK message type this node relays ({})",
+                        xhe.scope.document_id,
+                        message_document_id()
+                    ),
+                ));
+            }
+            self.verify_own_signature(&doc, &xhe.from)?;
+            xhe
         };
-        if !xhe.payload.encrypted() || xhe.signatures == 0 {
-            return Err(Problem::field(
-                "/XHE/Payloads",
-                "the envelope must be sealed: payload encrypted to the recipient and signed",
-            ));
-        }
-        self.authorise(client, &xhe.from, None)?;
-        if xhe.scope.document_id != message_document_id() {
-            return Err(Problem::field(
-                "/XHE/Header/BusinessScope",
-                format!(
-                    "document type {} is not the SDK message type this node relays ({})",
-                    xhe.scope.document_id,
-                    message_document_id()
-                ),
-            ));
-        }
         self.recipient_certificate(&xhe.to, "/XHE/Header/ToParty")
             .await?;
         let record = NewMessage {
@@ -249,6 +255,79 @@ impl Node {
             .await
             .map_err(|e| Problem::internal(e.to_string()))?
     }
+
+    /// The envelope must be signed with this node's active O2O signing certificate, the one it signs all its
+    /// organisations' envelopes with and publishes in CertPub: an envelope signed with another key would go
+    /// out from our access point in `org`'s name and only be refused by the recipient, if at all. The chain is
+    /// checked too, as for a peer's envelope, so a revoked or expired certificate is not relayed either.
+    fn verify_own_signature(&self, doc: &Doc<'_>, org: &str) -> Result<(), Problem> {
+        let own = self.keys.o2o_sign.certificate();
+        let checker = self.checker();
+        let at = OffsetDateTime::now_utc();
+        let policy = SignerPolicy {
+            trust: Some(TrustCheck {
+                checker: &checker,
+                env: &self.env,
+                at,
+            }),
+            pinned: Some(own),
+        };
+        let expected = || {
+            format!(
+                "{org}'s active O2O signing certificate (SHA-256 {})",
+                crate::pki::cert::sha256_hex(own)
+            )
+        };
+        match verify_signer(doc, &policy) {
+            Ok(_) => Ok(()),
+            Err(OpenError::Signature(e)) => {
+                Err(Problem::field("/XHE/Signature", format!("signature: {e}")))
+            }
+            Err(OpenError::NotPinned { found, .. }) => Err(Problem::forbidden(format!(
+                "the envelope is signed by {found}, not with {}; this node relays only envelopes \
+                 signed with it (/XHE/Signature)",
+                expected()
+            ))),
+            Err(OpenError::Untrusted { subject, verdict }) => {
+                // The chain is checked before the pin, so this may be our own certificate failing: that is
+                // the node's state (a stale CRL, an expired certificate), not the client's mistake.
+                let ours = checker.check(std::slice::from_ref(own), Usage::O2oSign, &self.env, at);
+                if !ours.is_ok() {
+                    return Err(Problem::unavailable(format!(
+                        "{} is not acceptable now: {ours}; nothing was stored",
+                        expected()
+                    )));
+                }
+                Err(Problem::forbidden(format!(
+                    "the envelope is signed by {subject}, not an acceptable O2O signer ({verdict}); \
+                     it must be signed with {} (/XHE/Signature)",
+                    expected()
+                )))
+            }
+            // verify_signer does not decrypt; kept apart so a change there cannot pass unnoticed.
+            Err(e @ OpenError::Decrypt(_)) => Err(Problem::internal(e.to_string())),
+        }
+    }
+}
+
+/// A sealed envelope names the sender's functional address only inside its payload (the message's
+/// senderAttention), which is encrypted to the recipient: this node cannot read it. HandlingServiceID is in
+/// clear but names the *recipient's* functional address, in another organisation, so it says nothing about
+/// the client's grant. A client limited to some functional addresses could therefore send as any other of
+/// its organisation's; such clients are refused here, and only a client for the whole organisation (what an
+/// organisation's own message service is) may hand over sealed envelopes.
+fn sealed_sender_scope(client: &Client, org: &str) -> Result<(), Problem> {
+    if client.functions.is_empty() {
+        return Ok(());
+    }
+    Err(Problem::forbidden(format!(
+        "client {} may send only from the functional address(es) {}, and a sealed envelope's sender \
+         functional address is inside its encrypted payload, where this node cannot check it; POST /v1/xhe \
+         takes envelopes only from a client for all of {org}'s functional addresses (clients add without \
+         --function), others send through POST /v1/sdk/messages",
+        client.id,
+        client.functions.join(", ")
+    )))
 }
 
 fn violations_problem(violations: &[crate::envelope::Violation]) -> Problem {
