@@ -6,6 +6,7 @@
 pub mod as4;
 pub mod audit;
 pub mod cli;
+pub mod clip;
 pub mod config;
 pub mod directory;
 pub mod envelope;

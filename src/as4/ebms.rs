@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::{EbmsError, ErrorCode};
+use crate::clip::echo;
 use crate::xml::names::{DS, EB, EBBP, S12, WSU};
 use crate::xml::{El, Writer};
 
@@ -21,6 +22,10 @@ pub const ACTION_SCHEME: &str = "busdox-docid-qns";
 pub const GZIP: &str = "application/gzip";
 /// The `wsu:Id` of `eb:Messaging`, which the signature references.
 pub const MESSAGING_ID: &str = "_ebmessaging";
+/// Bytes of an `eb:MessageId` or `eb:RefToMessageId`. ebMS sets no limit, but Domibus (what most SDK access
+/// points run) stores at most 255, so no peer needs more; the id is read before the signature is checked and
+/// then repeated in the Error signal and the audit log, so an unbounded one would be repeated whole.
+pub const MAX_MESSAGE_ID: usize = 255;
 
 /// An access point as ebMS names it: the CN of its AP certificate (`AP0001-SDK-QA`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +180,11 @@ impl UserMessage {
         if let Some(mpc) = um.attr("mpc")
             && mpc != MPC_DEFAULT
         {
-            return Err(mismatch(format!("MPC {mpc:?} is not the default MPC")));
+            return Err(mismatch(format!(
+                "MPC {:?} ({} bytes) is not the default MPC",
+                echo(mpc),
+                mpc.len()
+            )));
         }
         let (timestamp, message_id, ref_to) = read_message_info(one(um, "MessageInfo")?)?;
         let party_info = one(um, "PartyInfo")?;
@@ -186,13 +195,14 @@ impl UserMessage {
         if service.attr("type") != Some(SERVICE_TYPE) {
             return Err(mismatch(format!(
                 "Service/@type is {:?}, the SDK profile fixes {SERVICE_TYPE}",
-                service.attr("type")
+                service.attr("type").map(echo)
             )));
         }
         let action = text(one(collab, "Action")?)?;
         if !action.starts_with(&format!("{ACTION_SCHEME}::")) {
             return Err(mismatch(format!(
-                "Action {action:?} is not {ACTION_SCHEME}::<document id>"
+                "Action {:?} is not {ACTION_SCHEME}::<document id>",
+                echo(&action)
             )));
         }
         let props = one(um, "MessageProperties")?;
@@ -279,14 +289,31 @@ fn read_message_info(
     info: El<'_, '_>,
 ) -> Result<(OffsetDateTime, String, Option<String>), EbmsError> {
     let ts_text = text(one(info, "Timestamp")?)?;
-    let timestamp = OffsetDateTime::parse(&ts_text, &Rfc3339)
-        .map_err(|e| invalid(format!("eb:Timestamp {ts_text:?} is not a dateTime: {e}")))?;
-    let message_id = text(one(info, "MessageId")?)?;
+    let timestamp = OffsetDateTime::parse(&ts_text, &Rfc3339).map_err(|e| {
+        invalid(format!(
+            "eb:Timestamp {:?} is not a dateTime: {e}",
+            echo(&ts_text)
+        ))
+    })?;
+    let message_id = bounded_id(one(info, "MessageId")?)?;
     let ref_to = match info.child(EB, "RefToMessageId") {
-        Some(r) => Some(text(r)?),
+        Some(r) => Some(bounded_id(r)?),
         None => None,
     };
     Ok((timestamp, message_id, ref_to))
+}
+
+/// A message id of at most [`MAX_MESSAGE_ID`] bytes.
+fn bounded_id(el: El<'_, '_>) -> Result<String, EbmsError> {
+    let id = text(el)?;
+    if id.len() > MAX_MESSAGE_ID {
+        return Err(invalid(format!(
+            "{} is {} bytes long; at most {MAX_MESSAGE_ID} are accepted",
+            el.path(),
+            id.len()
+        )));
+    }
+    Ok(id)
 }
 
 fn read_party(el: El<'_, '_>, role: &str) -> Result<Party, EbmsError> {
@@ -294,15 +321,17 @@ fn read_party(el: El<'_, '_>, role: &str) -> Result<Party, EbmsError> {
     let party_type = id.attr("type").unwrap_or_default().to_owned();
     if party_type != PARTY_TYPE_AP {
         return Err(mismatch(format!(
-            "{} type {party_type:?} is not the SDK AP party type {PARTY_TYPE_AP}",
-            id.path()
+            "{} type {:?} is not the SDK AP party type {PARTY_TYPE_AP}",
+            id.path(),
+            echo(&party_type)
         )));
     }
     let found_role = text(one(el, "Role")?)?;
     if found_role != role {
         return Err(mismatch(format!(
-            "{} role {found_role:?} is not {role}",
-            el.path()
+            "{} role {:?} is not {role}",
+            el.path(),
+            echo(&found_role)
         )));
     }
     Ok(Party {
@@ -317,7 +346,8 @@ fn read_part_info(el: El<'_, '_>) -> Result<PartInfo, EbmsError> {
         return Err(EbmsError::new(
             ErrorCode::ExternalPayloadError,
             format!(
-                "PartInfo href {href:?} is not a cid: reference to a MIME part of this message"
+                "PartInfo href {:?} is not a cid: reference to a MIME part of this message",
+                echo(&href)
             ),
         ));
     }
@@ -340,14 +370,17 @@ fn read_part_info(el: El<'_, '_>) -> Result<PartInfo, EbmsError> {
             .map(|(_, v)| v.clone())
     };
     let mime_type = get("MimeType")
-        .ok_or_else(|| invalid(format!("PartInfo {href} has no MimeType property")))?;
+        .ok_or_else(|| invalid(format!("PartInfo {} has no MimeType property", echo(&href))))?;
     let compressed = match get("CompressionType").as_deref() {
         None => false,
         Some(GZIP) => true,
         Some(other) => {
             return Err(EbmsError::new(
                 ErrorCode::FeatureNotSupported,
-                format!("CompressionType {other:?} is not supported (only {GZIP})"),
+                format!(
+                    "CompressionType {:?} is not supported (only {GZIP})",
+                    echo(other)
+                ),
             ));
         }
     };
@@ -482,4 +515,72 @@ pub fn read_errors(soap: &[u8]) -> Option<Vec<(String, String)>> {
         })
         .collect();
     (!errors.is_empty()).then_some(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messaging(m: &UserMessage) -> String {
+        let mut w = Writer::new();
+        m.write(&mut w);
+        w.finish()
+    }
+
+    fn read(messaging: &str) -> Result<UserMessage, EbmsError> {
+        let soap = envelope(&[messaging], "body");
+        let doc = crate::xml::parse(&soap, &crate::xml::Limits::default()).unwrap();
+        let messaging = doc
+            .root()
+            .descendants_or_self()
+            .into_iter()
+            .find(|e| e.is(EB, "Messaging"))
+            .unwrap();
+        UserMessage::read(messaging)
+    }
+
+    fn sdk() -> UserMessage {
+        UserMessage::sdk(
+            "AP0001",
+            "AP0002",
+            "doc",
+            "0203:a.example.se",
+            "0203:b.example.se",
+            "c1",
+        )
+    }
+
+    #[test]
+    fn a_written_message_reads_back() {
+        let m = sdk();
+        assert_eq!(read(&messaging(&m)).unwrap(), m);
+    }
+
+    #[test]
+    fn a_huge_mpc_is_named_by_its_start_and_size_only() {
+        let huge = "m".repeat(8 << 20);
+        let xml = messaging(&sdk()).replace(MPC_DEFAULT, &huge);
+        let e = read(&xml).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProcessingModeMismatch);
+        assert!(e.detail.len() < 400, "{} bytes", e.detail.len());
+        assert!(e.detail.contains("(8388608 bytes)"), "{}", e.detail);
+    }
+
+    #[test]
+    fn an_over_long_message_id_is_refused_without_repeating_it() {
+        let mut m = sdk();
+        m.message_id = "i".repeat(MAX_MESSAGE_ID);
+        assert!(read(&messaging(&m)).is_ok());
+        m.message_id = "i".repeat(1 << 20);
+        let e = read(&messaging(&m)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidHeader);
+        assert!(e.detail.contains("1048576 bytes long"), "{}", e.detail);
+        assert!(e.detail.len() < 400, "{} bytes", e.detail.len());
+        m.message_id = "m1".into();
+        m.ref_to_message_id = Some("r".repeat(MAX_MESSAGE_ID + 1));
+        assert_eq!(
+            read(&messaging(&m)).unwrap_err().code,
+            ErrorCode::InvalidHeader
+        );
+    }
 }

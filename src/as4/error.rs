@@ -12,11 +12,16 @@ pub struct EbmsError {
     pub detail: String,
 }
 
+/// Bytes of an error's detail. The detail goes back to the peer in the Error signal and into the audit log,
+/// often before the message's signature is checked; what it quotes of the message must not make either large.
+pub const MAX_DETAIL: usize = 1024;
+
 impl EbmsError {
+    /// The detail is cut to [`MAX_DETAIL`] here, so no path to the Error signal or the audit log can skip it.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         EbmsError {
             code,
-            detail: detail.into(),
+            detail: crate::clip::clip_owned(detail.into(), MAX_DETAIL),
         }
     }
 
@@ -190,6 +195,20 @@ mod tests {
         assert!(e.detail.starts_with("NOT_SERVICED"));
         let signal = crate::as4::ebms::write_error(Some("m1"), &[e]);
         assert!(signal.contains("errorCode=\"EBMS:0004\"") && signal.contains("NOT_SERVICED"));
+    }
+
+    #[test]
+    fn a_long_detail_is_cut_so_signal_and_audit_stay_small() {
+        let e = super::EbmsError::new(ErrorCode::InvalidHeader, "x".repeat(8 << 20));
+        assert!(
+            e.detail.len() <= super::MAX_DETAIL + 3,
+            "{}",
+            e.detail.len()
+        );
+        assert!(e.detail.ends_with('…'));
+        assert!(e.to_string().len() < 2 * super::MAX_DETAIL);
+        let short = super::EbmsError::new(ErrorCode::InvalidHeader, "eb:To is empty");
+        assert_eq!(short.detail, "eb:To is empty");
     }
 
     #[test]

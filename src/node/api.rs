@@ -12,6 +12,7 @@ use super::Node;
 use super::json::{message_def, read_create};
 use super::problem::{CONTENT_TYPE as PROBLEM, Problem};
 use crate::audit::ActorKind;
+use crate::clip::{clip_owned, echo};
 use crate::directory::clients::Client;
 use crate::envelope::Message;
 use crate::store::{Direction, Filter, Kind, Status, StoreError, StoredMessage};
@@ -67,6 +68,10 @@ pub struct ApiRequest<'a> {
 
 const VERSION: &str = "sdk api 1.0.0";
 
+/// Bytes of the detail of an audit record about a refused request. Such records are written before (or
+/// without) authentication, so what the request carries must not decide their size.
+const AUDIT_DETAIL: usize = 2048;
+
 fn store_problem(e: StoreError) -> Problem {
     match e {
         StoreError::NotFound(id) => Problem::not_found(format!("no message {id}")),
@@ -107,7 +112,11 @@ impl Node {
                         "api.unauthorized",
                         "refused",
                         (ActorKind::ApiClient, "unknown"),
-                        format!("{} {}: no valid bearer token", request.method, request.path),
+                        format!(
+                            "{} {}: no valid bearer token",
+                            echo(request.method),
+                            echo(request.path)
+                        ),
                     )
                 });
                 return self.problem_reply(&p);
@@ -123,7 +132,15 @@ impl Node {
                         "api.refused",
                         "refused",
                         (ActorKind::ApiClient, &client.id),
-                        format!("{} {}: {}", request.method, request.path, p.detail),
+                        clip_owned(
+                            format!(
+                                "{} {}: {}",
+                                echo(request.method),
+                                echo(request.path),
+                                p.detail
+                            ),
+                            AUDIT_DETAIL,
+                        ),
                     )
                 });
                 self.problem_reply(&p)
@@ -158,7 +175,7 @@ impl Node {
         let segments: Vec<&str> = r.path.trim_matches('/').split('/').collect();
         match (r.method, segments.as_slice()) {
             ("POST", ["v1", "sdk", "messages"]) => {
-                let message = read_create(&r.body).map_err(|e| Problem::invalid_fields(&e))?;
+                let message = read_create(&r.body).map_err(|e| Problem::invalid_request(&e))?;
                 let stored = self.submit(client, message).await?;
                 self.wake.notify_one();
                 Ok(self.created(&stored))
@@ -181,9 +198,13 @@ impl Node {
             }
             (_, ["v1", ..]) => Err(Problem::not_found(format!(
                 "no such operation: {} {}",
-                r.method, r.path
+                echo(r.method),
+                echo(r.path)
             ))),
-            _ => Err(Problem::not_found(format!("no such path: {}", r.path))),
+            _ => Err(Problem::not_found(format!(
+                "no such path: {}",
+                echo(r.path)
+            ))),
         }
     }
 

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
+use crate::clip::{ECHO_BYTES, MAX_LISTED, clip, clip_owned, echo};
 use crate::directory::ParticipantId;
 use crate::envelope::Message;
 use crate::envelope::ids;
@@ -26,6 +27,35 @@ pub struct FieldError {
     pub pointer: String,
     pub detail: String,
 }
+
+/// The problems of a refused request: the first [`MAX_LISTED`] in full, and how many more there were. Only
+/// counting the rest keeps a request of 100 000 unknown members from costing 100 000 listed problems in
+/// memory, in the answer and in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldErrors {
+    pub listed: Vec<FieldError>,
+    pub unlisted: usize,
+}
+
+impl FieldErrors {
+    fn one(pointer: &str, detail: String) -> FieldErrors {
+        FieldErrors {
+            listed: vec![FieldError {
+                pointer: pointer.to_owned(),
+                detail,
+            }],
+            unlisted: 0,
+        }
+    }
+
+    /// How many problems were found, listed or not.
+    pub fn total(&self) -> usize {
+        self.listed.len() + self.unlisted
+    }
+}
+
+/// Bytes of one problem's detail (it may quote a value, already cut to [`ECHO_BYTES`]).
+const MAX_PROBLEM_DETAIL: usize = 2 * ECHO_BYTES;
 
 /// The SDK message's subject and every other `label` are limited to 256 characters by the message schema.
 const MAX_LABEL: usize = 256;
@@ -53,36 +83,46 @@ const SERVER_SET: &[&str] = &["messageStatus", "creationDateTime", "events"];
 
 /// Reads a createMessage body into a new SDK message (new messageId unless a valid UUID messageId is given;
 /// conversationId defaults to the messageId; creationDateTime = [`timestamp_now`]). Every problem found is
-/// returned (not just the first), each naming its field by JSON pointer, e.g. `/data/attributes/label`.
-pub fn read_create(body: &[u8]) -> Result<Message, Vec<FieldError>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        vec![FieldError {
-            pointer: String::new(),
-            detail: format!("the body is not JSON: {e}"),
-        }]
-    })?;
+/// reported (not just the first; the first [`MAX_LISTED`] by name, the rest counted), each naming its field by
+/// JSON pointer, e.g. `/data/attributes/label`.
+pub fn read_create(body: &[u8]) -> Result<Message, FieldErrors> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| FieldErrors::one("", format!("the body is not JSON: {e}")))?;
     let mut p = Problems::default();
     let message = read_body(&value, &mut p);
     match message {
-        Some(m) if p.0.is_empty() => Ok(m),
-        _ if p.0.is_empty() => Err(vec![FieldError {
-            pointer: String::new(),
-            detail: "the request could not be read".to_owned(),
-        }]),
+        Some(m) if p.is_empty() => Ok(m),
+        _ if p.is_empty() => Err(FieldErrors::one(
+            "",
+            "the request could not be read".to_owned(),
+        )),
         _ => Err(p.0),
     }
 }
 
 /// The problems found so far; readers add to it and return `None` for a value they could not take.
 #[derive(Default)]
-struct Problems(Vec<FieldError>);
+struct Problems(FieldErrors);
 
 impl Problems {
+    /// Pointer and detail are cut here, as a member name or value may be megabytes long.
     fn add(&mut self, pointer: &str, detail: impl Into<String>) {
-        self.0.push(FieldError {
-            pointer: pointer.to_owned(),
-            detail: detail.into(),
+        if self.0.listed.len() >= MAX_LISTED {
+            self.0.unlisted += 1;
+            return;
+        }
+        self.0.listed.push(FieldError {
+            pointer: echo(pointer).into_owned(),
+            detail: clip_owned(detail.into(), MAX_PROBLEM_DETAIL),
         });
+    }
+
+    fn count(&self) -> usize {
+        self.0.total()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count() == 0
     }
 }
 
@@ -149,13 +189,12 @@ impl<'v> Fields<'v> {
 
     /// Members outside `allowed` and `ignored` are reported, so a misspelt optional field is not silently lost.
     fn only(&self, allowed: &[&str], ignored: &[&str], p: &mut Problems) {
+        let detail = format!("unknown field; expected one of: {}", allowed.join(", "));
         for key in self.map.keys() {
             let key = key.as_str();
             if !allowed.contains(&key) && !ignored.contains(&key) {
-                p.add(
-                    &self.at(key),
-                    format!("unknown field; expected one of: {}", allowed.join(", ")),
-                );
+                // Only the start of a long name is needed to point at it; escaping all of it would cost as much.
+                p.add(&self.at(&clip(key, ECHO_BYTES)), detail.as_str());
             }
         }
     }
@@ -249,6 +288,18 @@ fn participant(v: &Value, ptr: &str, p: &mut Problems) -> Option<Ii> {
     let s = text(v, ptr, p)?;
     let id = match ParticipantId::parse(&s) {
         Ok(id) => id,
+        // The parser quotes the whole value; a long one is named by its start, before the explanation.
+        Err(_) if s.len() > ECHO_BYTES => {
+            p.add(
+                ptr,
+                format!(
+                    "participant id {:?} ({} bytes) must look like 0203:example.se",
+                    echo(&s),
+                    s.len()
+                ),
+            );
+            return None;
+        }
         Err(e) => {
             p.add(ptr, e);
             return None;
@@ -259,7 +310,7 @@ fn participant(v: &Value, ptr: &str, p: &mut Problems) -> Option<Ii> {
             ptr,
             format!(
                 "participant id {:?} must have the SDK ICD {SDK_ICD} (e.g. 0203:example.se)",
-                id.as_str()
+                echo(id.as_str())
             ),
         );
         return None;
@@ -416,7 +467,7 @@ fn content_file(v: &Value, ptr: &str, p: &mut Problems) -> Option<ContentFile> {
 
 fn document(v: &Value, ptr: &str, p: &mut Problems) -> Option<DigitalDocument> {
     let f = Fields::of(v, ptr, p)?;
-    let before = p.0.len();
+    let before = p.count();
     f.only(
         &[
             "documentId",
@@ -434,7 +485,7 @@ fn document(v: &Value, ptr: &str, p: &mut Problems) -> Option<DigitalDocument> {
     let texts = read_optional_list(&f, "contentTextBody", p, text);
     let files = read_optional_list(&f, "contentFiles", p, content_file);
     // Only said when nothing else is wrong here: a broken list is already reported where it breaks.
-    if p.0.len() == before
+    if p.count() == before
         && texts.as_ref().is_some_and(Vec::is_empty)
         && files.as_ref().is_some_and(Vec::is_empty)
     {
@@ -493,7 +544,7 @@ fn read_attributes(a: &Fields<'_>, p: &mut Problems) -> Option<Message> {
     let generating_system = a.opt("generatingSystem", p, instance_id);
     let documents = a.need("digitalDocument", p, documents);
     // Optional members that were given but wrong are in `p`; building would silently drop them.
-    if !p.0.is_empty() {
+    if !p.is_empty() {
         return None;
     }
     let message_id = message_id.unwrap_or_else(ids::new_uuid);
@@ -757,12 +808,14 @@ mod tests {
         }}})
     }
 
-    fn read(v: &Value) -> Result<Message, Vec<FieldError>> {
+    fn read(v: &Value) -> Result<Message, FieldErrors> {
         read_create(&serde_json::to_vec(v).unwrap())
     }
 
     fn errors(v: &Value) -> Vec<FieldError> {
-        read(v).expect_err("the request should be refused")
+        let e = read(v).expect_err("the request should be refused");
+        assert_eq!(e.unlisted, 0, "{e:?}");
+        e.listed
     }
 
     fn pointers(v: &Value) -> Vec<String> {
@@ -852,11 +905,11 @@ mod tests {
 
     #[test]
     fn not_json_is_named_by_the_empty_pointer() {
-        let e = read_create(b"{\"data\": ").unwrap_err();
+        let e = read_create(b"{\"data\": ").unwrap_err().listed;
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].pointer, "");
         assert!(e[0].detail.contains("not JSON"), "{}", e[0].detail);
-        let e = read_create(b"[]").unwrap_err();
+        let e = read_create(b"[]").unwrap_err().listed;
         assert_eq!(e[0].pointer, "");
         assert_eq!(e[0].detail, "must be an object, found an array");
     }
@@ -969,6 +1022,39 @@ mod tests {
         );
         let v = with("messageStatus", json!({"not": "a status"}));
         assert!(read(&v).is_ok());
+    }
+
+    #[test]
+    fn many_unknown_fields_are_listed_up_to_the_cap_and_the_rest_counted() {
+        let mut v = minimal();
+        let attributes = v["data"]["attributes"].as_object_mut().unwrap();
+        for i in 0..10_000 {
+            attributes.insert(format!("f{i:05}"), json!(1));
+        }
+        let e = read(&v).unwrap_err();
+        assert_eq!(e.listed.len(), MAX_LISTED);
+        assert_eq!(e.total(), 10_000);
+        assert_eq!(e.unlisted, 10_000 - MAX_LISTED);
+    }
+
+    #[test]
+    fn a_long_field_name_or_value_is_named_by_its_start() {
+        let name = "k".repeat(1 << 20);
+        let e = errors(&with(&name, json!(1)));
+        assert!(e[0].pointer.starts_with("/data/attributes/kkk"));
+        assert!(
+            e[0].pointer.len() <= ECHO_BYTES + 3,
+            "{}",
+            e[0].pointer.len()
+        );
+        let e = errors(&with("recipient", json!("x".repeat(1 << 20))));
+        assert!(e[0].detail.contains("(1048576 bytes)"), "{}", e[0].detail);
+        assert!(e[0].detail.len() <= MAX_PROBLEM_DETAIL + 3);
+        let e = errors(&with(
+            "recipient",
+            json!(format!("0007:{}", "x".repeat(1 << 20))),
+        ));
+        assert!(e[0].detail.len() <= MAX_PROBLEM_DETAIL + 3);
     }
 
     #[test]
