@@ -99,10 +99,47 @@ pub struct Limits {
     /// A received SDK message, decrypted (B1.3.3: 30 MB; larger ones get REJECTED, BV too-long).
     #[serde(default = "default_sdk_message_bytes")]
     pub sdk_message_bytes: u64,
+    /// A received XHE whose CreationDateTime is older than this is refused as a replay. De-duplication records
+    /// are kept this long plus a day, so anything older than what they remember is refused by its age.
+    #[serde(default = "default_envelope_max_age_seconds")]
+    pub envelope_max_age_seconds: u64,
+    /// How far a peer's clock may run ahead: a CreationDateTime further in the future is refused.
+    #[serde(default = "default_envelope_clock_skew_seconds")]
+    pub envelope_clock_skew_seconds: u64,
+    /// An envelope refused for its signature is kept whole (under `refused/`) only up to this size; larger
+    /// ones leave only their digest and headers in the audit log. 0 keeps none.
+    #[serde(default = "default_refused_envelope_bytes")]
+    pub refused_envelope_bytes: u64,
+    /// Envelopes from one organisation that fail to open (or reuse a content key) within the window before
+    /// that organisation is refused altogether until the window passes.
+    #[serde(default = "default_open_failures_per_sender")]
+    pub open_failures_per_sender: u32,
+    #[serde(default = "default_open_failure_window_seconds")]
+    pub open_failure_window_seconds: u64,
 }
 
 fn default_sdk_message_bytes() -> u64 {
     30 * 1024 * 1024
+}
+
+fn default_envelope_max_age_seconds() -> u64 {
+    7 * 24 * 60 * 60
+}
+
+fn default_envelope_clock_skew_seconds() -> u64 {
+    15 * 60
+}
+
+fn default_refused_envelope_bytes() -> u64 {
+    64 * 1024
+}
+
+fn default_open_failures_per_sender() -> u32 {
+    5
+}
+
+fn default_open_failure_window_seconds() -> u64 {
+    24 * 60 * 60
 }
 
 impl Default for Limits {
@@ -111,8 +148,37 @@ impl Default for Limits {
             api_message_bytes: 30 * 1024 * 1024,
             as4_message_bytes: 160 * 1024 * 1024,
             sdk_message_bytes: default_sdk_message_bytes(),
+            envelope_max_age_seconds: default_envelope_max_age_seconds(),
+            envelope_clock_skew_seconds: default_envelope_clock_skew_seconds(),
+            refused_envelope_bytes: default_refused_envelope_bytes(),
+            open_failures_per_sender: default_open_failures_per_sender(),
+            open_failure_window_seconds: default_open_failure_window_seconds(),
         }
     }
+}
+
+impl Limits {
+    /// How long de-duplication records outlive the messages they guard: the age window plus a day, so an
+    /// envelope is refused by its age before its record can be forgotten.
+    pub fn replay_memory(&self) -> time::Duration {
+        seconds(self.envelope_max_age_seconds) + time::Duration::days(1)
+    }
+
+    pub fn envelope_max_age(&self) -> time::Duration {
+        seconds(self.envelope_max_age_seconds)
+    }
+
+    pub fn envelope_clock_skew(&self) -> time::Duration {
+        seconds(self.envelope_clock_skew_seconds)
+    }
+
+    pub fn open_failure_window(&self) -> time::Duration {
+        seconds(self.open_failure_window_seconds)
+    }
+}
+
+fn seconds(s: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 4))
 }
 
 /// Where messages, the queue and the audit chain live: the embedded redb file (one node), or a PostgreSQL
@@ -388,6 +454,19 @@ impl NodeConfig {
             out.push("[retry] per_peer must be at least 1".into());
         }
         out.extend(self.store.problems());
+        if self.limits.envelope_max_age_seconds < self.retry.expiry_seconds {
+            out.push(format!(
+                "[limits] envelope_max_age_seconds must be at least [retry] expiry_seconds ({}): peers retry \
+                 that long, and a retried envelope must not be refused for its age",
+                self.retry.expiry_seconds
+            ));
+        }
+        if self.limits.envelope_clock_skew_seconds >= 24 * 60 * 60 {
+            out.push("[limits] envelope_clock_skew_seconds must be less than a day (86400): de-duplication records outlive the age window by one day".into());
+        }
+        if self.limits.open_failures_per_sender == 0 {
+            out.push("[limits] open_failures_per_sender must be at least 1".into());
+        }
         if self.limits.as4_message_bytes < 100 * 1024 * 1024 {
             out.push("[limits] as4_message_bytes must be at least 104857600: SDK access points take 100 MB messages".into());
         }
@@ -451,6 +530,16 @@ api_message_bytes = 31457280
 as4_message_bytes = 167772160
 # A received SDK message once decrypted (SDK's limit is 30 MB: larger ones are answered REJECTED, BV too-long).
 sdk_message_bytes = 31457280
+# Received envelopes older than this (their CreationDateTime) are refused as replays; at least expiry_seconds.
+envelope_max_age_seconds = 604800
+# How far ahead of this node's clock a peer's CreationDateTime may be.
+envelope_clock_skew_seconds = 900
+# An envelope refused for its signature is kept whole (in refused/) only up to this size; 0 keeps none.
+refused_envelope_bytes = 65536
+# An organisation whose envelopes fail to open (or reuse a content key) this often within the window is
+# refused until the window passes (audited as security.sender-blocked).
+open_failures_per_sender = 5
+open_failure_window_seconds = 86400
 
 [store]
 # Where messages, the queue and the audit chain live: "redb" (files in data_dir: one node, the default) or

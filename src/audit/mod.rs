@@ -52,6 +52,10 @@ pub struct Event {
     /// The error cause, for failures.
     pub error: Option<String>,
     pub detail: String,
+    /// The message id that refused input claimed (its AS4 MessageId or XHE id). Kept apart from `message_id` so
+    /// a stranger's refused input never shows in the history of a stored message with that id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_message_id: Option<String>,
     /// An id of the change that produced the record (the store's outbox entry), so a record written twice
     /// after a crash can be recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]

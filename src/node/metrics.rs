@@ -10,6 +10,12 @@ pub struct Metrics {
     pub sent: AtomicU64,
     pub received: AtomicU64,
     pub duplicates: AtomicU64,
+    /// Envelopes refused as replays: an XHE id, AS4 MessageId or content key seen before, or too old.
+    pub replays: AtomicU64,
+    /// Verified envelopes whose payload could not be opened (answered with the one fixed REJECTED reason).
+    pub open_failures: AtomicU64,
+    /// Times a sender organisation reached the open-failure threshold and was refused from then on.
+    pub senders_blocked: AtomicU64,
     /// Send latency (queue to verified transport receipt), milliseconds: sum and count, and buckets.
     latency: Mutex<Histogram>,
     /// Errors by code: ebMS codes from peers and our refusals, `http-<status>` for API problems.
@@ -73,6 +79,24 @@ impl Metrics {
             "sdk_relay_as4_duplicates_total",
             "AS4 messages received again and acknowledged without a second delivery",
             self.duplicates.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "sdk_relay_replays_refused_total",
+            "Envelopes refused as replays (XHE id, AS4 MessageId or content key seen before, or too old)",
+            self.replays.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "sdk_relay_open_failures_total",
+            "Verified envelopes whose payload could not be opened",
+            self.open_failures.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "sdk_relay_senders_blocked_total",
+            "Sender organisations refused after too many open failures (alert on any increase)",
+            self.senders_blocked.load(Ordering::Relaxed),
         );
         out.push_str(
             "# HELP sdk_relay_errors_total Errors by code\n# TYPE sdk_relay_errors_total counter\n",

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod deliver;
+mod guard;
 pub mod json;
 mod keys;
 pub mod metrics;
@@ -65,6 +66,8 @@ pub struct Node {
     pub federation: String,
     /// Wakes the outbound worker when something was queued.
     pub wake: tokio::sync::Notify,
+    /// Open failures per sender, against members probing for a decryption oracle.
+    guard: guard::Guard,
 }
 
 impl Node {
@@ -139,6 +142,7 @@ impl Node {
             smp,
             federation,
             wake: tokio::sync::Notify::new(),
+            guard: guard::Guard::default(),
             config,
         })
     }

@@ -22,9 +22,19 @@ use crate::directory::smp_http::LookupError;
 use crate::envelope::ids::{PayloadKind, TransportModel};
 use crate::envelope::receipt::{LineResponse, ReasonCode, ResponseCode};
 use crate::envelope::{DocType, DocumentError, Message, Receipt, Violation, Xhe};
-use crate::store::{Direction, Inbound, Inserted, Kind, NewMessage, Reply, Status, StoreError};
+use crate::store::{
+    Direction, Inbound, Inserted, Kind, Mark, NewMessage, Reply, Status, StoreError, id_mark_keys,
+};
 use crate::xml::{Doc, Limits};
-use crate::xmlsec::{SignerPolicy, TrustCheck, decrypt_verified, verify_signer};
+use crate::xmlsec::{PayloadKey, Sealed, SignerPolicy, TrustCheck, Trusted, verify_signer};
+
+use super::guard::Threshold;
+use crate::clip::echo as cap;
+
+/// The one reason given for every payload that could not be opened — a content key that does not unwrap, a
+/// ciphertext that does not decrypt, a plaintext that is not UTF-8 or not XML — so that a member probing
+/// with modified ciphertexts learns nothing from which.
+pub const NOT_OPENED: &str = "the message could not be opened";
 
 /// What the AS4 endpoint answers.
 pub struct Answer {
@@ -88,6 +98,7 @@ fn line(code: ReasonCode, detail: &str, line_id: &str, reason: String) -> LineRe
 impl Node {
     /// Handles one `POST /as4` body. Blocking: run it off the async threads (`rt` serves the SMP lookups).
     pub fn receive_as4(self: &Arc<Self>, rt: &Handle, content_type: &str, body: &[u8]) -> Answer {
+        self.forget_old_marks();
         let checker = self.checker();
         let policy = ReceivePolicy::new(&checker, &self.env);
         let received = match unpack(content_type, body, &policy, &self.keys.ap_decrypt) {
@@ -120,7 +131,9 @@ impl Node {
         }
     }
 
-    /// An Error signal for the peer, counted and written to the audit log.
+    /// An Error signal for the peer, counted and written to the audit log. The record names the AS4
+    /// MessageId the input claimed as `claimed_message_id`, never as `message_id`: anyone can claim any id,
+    /// and a refusal must not appear in the history of a stored message that has it.
     fn refuse(&self, message_id: Option<&str>, peer: Option<&str>, not: NotTaken) -> Answer {
         let (status, error) = match not {
             NotTaken::Refused(e) => (200, e),
@@ -128,7 +141,7 @@ impl Node {
         };
         self.metrics.error(error.code.as_str());
         self.record(Event {
-            message_id: message_id.map(str::to_owned),
+            claimed_message_id: message_id.map(str::to_owned),
             peer_ap: peer.map(str::to_owned),
             error: Some(error.code.as_str().to_owned()),
             ..Node::event(
@@ -185,6 +198,7 @@ impl Node {
         let xhe = Xhe::read(doc.root());
         let kind = self.cross_check(um, &xhe)?;
         self.hosted(&xhe)?;
+        self.fresh(&xhe)?;
         match kind {
             PayloadKind::Message => self.take_message(rt, received, &doc, &xhe),
             PayloadKind::Receipt => self.take_receipt(rt, &doc, &xhe),
@@ -276,9 +290,33 @@ impl Node {
         doc: &Doc<'_>,
         xhe: &Xhe,
     ) -> Result<(), NotTaken> {
+        let um = &received.message;
         let pinned = self.sender_certificate(rt, xhe)?;
+        let Some(pinned) = pinned else {
+            return Err(self.unsigned(
+                doc,
+                xhe,
+                "the sender publishes no signing certificate".into(),
+            ));
+        };
         let checker = self.checker();
-        let (verdict, payload, message) = self.judge(doc, xhe, pinned.as_ref(), &checker)?;
+        let policy = SignerPolicy {
+            trust: Some(TrustCheck {
+                checker: &checker,
+                env: &self.env,
+                at: OffsetDateTime::now_utc(),
+            }),
+            pinned: Some(&pinned),
+        };
+        let trusted = verify_signer(doc, &policy)
+            .map_err(|e| self.unsigned(doc, xhe, format!("Sender signature not validated: {e}")))?;
+        // From here on the sender is who the envelope says.
+        self.not_blocked(xhe)?;
+        if let Some(existing) = self.received_before(um, xhe)? {
+            self.duplicate(um, existing);
+            return Ok(());
+        }
+        let (verdict, payload, message) = self.judge(doc, &trusted, xhe, um)?;
         let function = xhe.payload.handling_service_id.clone();
         let record = NewMessage {
             id: xhe.id.clone(),
@@ -324,7 +362,7 @@ impl Node {
             .receive(Inbound {
                 message: record,
                 payload: &payload,
-                as4_message_id: &received.message.message_id,
+                as4_message_id: &um.message_id,
                 rejected,
                 reply: Some(Reply {
                     message: reply,
@@ -338,24 +376,224 @@ impl Node {
             })?;
         match inserted {
             Inserted::New => self.wake.notify_one(),
-            Inserted::Duplicate { existing } => {
-                Metrics::count(&self.metrics.duplicates);
-                self.record(Event {
-                    message_id: Some(existing),
-                    peer_ap: Some(received.message.from.id.clone()),
-                    ..Node::event(
-                        "as4.duplicate",
-                        "ok",
-                        (ActorKind::PeerAp, &received.message.from.id),
-                        format!(
-                            "AS4 message {} received again: acknowledged, not delivered twice",
-                            received.message.message_id
-                        ),
-                    )
-                });
-            }
+            Inserted::Duplicate { existing } => self.duplicate(um, existing),
         }
         Ok(())
+    }
+
+    /// The same AS4 message again (its receipt was lost): acknowledged, not delivered twice.
+    fn duplicate(&self, um: &UserMessage, existing: String) {
+        Metrics::count(&self.metrics.duplicates);
+        self.record(Event {
+            message_id: Some(existing),
+            peer_ap: Some(um.from.id.clone()),
+            ..Node::event(
+                "as4.duplicate",
+                "ok",
+                (ActorKind::PeerAp, &um.from.id),
+                format!(
+                    "AS4 message {} received again: acknowledged, not delivered twice",
+                    cap(&um.message_id)
+                ),
+            )
+        });
+    }
+
+    /// An envelope whose signature is not its sender's: refused with EBMS:0101 and no Meddelandekvittens
+    /// (its sender is only claimed, and a receipt would let anyone make this node write to any participant).
+    /// What is kept of it is bounded: its digest and headers in the audit record, and the envelope itself
+    /// under `refused/` only when it is small.
+    fn unsigned(&self, doc: &Doc<'_>, xhe: &Xhe, why: String) -> NotTaken {
+        let source = doc.source().as_bytes();
+        let hex = hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, source).as_ref());
+        let kept = self.keep_refused(&hex, source);
+        NotTaken::Refused(EbmsError::new(
+            ErrorCode::FailedAuthentication,
+            format!(
+                "the XHE {} from {} to {}: {}; envelope sha256 {hex}, {} bytes, {kept}",
+                cap(&xhe.id),
+                cap(&xhe.from),
+                cap(&xhe.to),
+                cap(&why),
+                source.len()
+            ),
+        ))
+    }
+
+    /// Keeps a refused envelope under `refused/<sha256>.xhe` when `[limits] refused_envelope_bytes` allows.
+    fn keep_refused(&self, hex: &str, source: &[u8]) -> String {
+        let limit = self.config.limits.refused_envelope_bytes;
+        if source.len() as u64 > limit {
+            return format!("not kept (larger than the {limit} bytes kept)");
+        }
+        use crate::pki::fsutil::{create_private_dir, write_atomic};
+        let dir = self.data_dir.join("refused");
+        let kept = create_private_dir(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                let count = std::fs::read_dir(&dir).map_or(0, Iterator::count);
+                if count >= REFUSED_KEPT {
+                    return Err(format!("refused/ already holds {REFUSED_KEPT} envelopes"));
+                }
+                write_atomic(&dir.join(format!("{hex}.xhe")), source, true)
+                    .map_err(|e| e.to_string())
+            });
+        match kept {
+            Ok(()) => format!("kept as refused/{hex}.xhe"),
+            Err(e) => format!("not kept ({e})"),
+        }
+    }
+
+    /// Refuses a sender that reached the open-failure threshold, until its window passes.
+    fn not_blocked(&self, xhe: &Xhe) -> Result<(), NotTaken> {
+        match self
+            .guard
+            .blocked_until(&xhe.from, OffsetDateTime::now_utc(), self.threshold())
+        {
+            None => Ok(()),
+            Some(until) => Err(EbmsError::new(
+                ErrorCode::FailedAuthentication,
+                format!(
+                    "SENDER_BLOCKED: {} is refused until {until}: too many of its envelopes could not be \
+                     opened or reused a content key",
+                    cap(&xhe.from)
+                ),
+            )
+            .into()),
+        }
+    }
+
+    fn threshold(&self) -> Threshold {
+        Threshold {
+            limit: self.config.limits.open_failures_per_sender,
+            window: self.config.limits.open_failure_window(),
+        }
+    }
+
+    /// Counts a failure against the sender; the one that reaches the threshold is audited.
+    fn failed(&self, xhe: &Xhe, what: &str) {
+        if self
+            .guard
+            .fail(&xhe.from, OffsetDateTime::now_utc(), self.threshold())
+        {
+            Metrics::count(&self.metrics.senders_blocked);
+            self.record(Event {
+                org: Some(xhe.to.clone()),
+                sender: Some(xhe.from.clone()),
+                claimed_message_id: Some(xhe.id.clone()),
+                ..Node::event(
+                    "security.sender-blocked",
+                    "refused",
+                    (ActorKind::Node, &self.config.node.name),
+                    format!(
+                        "{} reached {} envelopes that could not be opened or reused a content key within \
+                         {} s (the last: {what}); refused until the window passes",
+                        cap(&xhe.from),
+                        self.config.limits.open_failures_per_sender,
+                        self.config.limits.open_failure_window_seconds
+                    ),
+                )
+            });
+        }
+    }
+
+    /// Whether this envelope was received before. The same AS4 message from the same sender again is a
+    /// duplicate (`Some`: the stored id), answered with a receipt and not delivered or decrypted again; its
+    /// XHE id or AS4 MessageId in any other envelope is a replay — also after the message was deleted, since
+    /// the marks outlive it.
+    fn received_before(&self, um: &UserMessage, xhe: &Xhe) -> Result<Option<String>, NotTaken> {
+        let keys = id_mark_keys(&xhe.id, &um.message_id);
+        let marks = self.store.marks(&keys).map_err(busy)?;
+        let mut duplicate = None;
+        for mark in marks.into_iter().flatten() {
+            if same_envelope(&mark, um, xhe) {
+                duplicate = Some(mark.message_id);
+            } else {
+                return Err(self.replay(format!(
+                    "the XHE {} or AS4 MessageId {} was already received in another message",
+                    cap(&xhe.id),
+                    cap(&um.message_id)
+                )));
+            }
+        }
+        Ok(duplicate)
+    }
+
+    fn replay(&self, detail: String) -> NotTaken {
+        Metrics::count(&self.metrics.replays);
+        NotTaken::Refused(EbmsError::new(
+            ErrorCode::Other,
+            format!("REPLAY: {detail}"),
+        ))
+    }
+
+    /// Refuses an envelope older than the age window (or dated too far ahead): de-duplication records are
+    /// kept only a day longer than the window.
+    fn fresh(&self, xhe: &Xhe) -> Result<(), NotTaken> {
+        let limits = &self.config.limits;
+        let Some(created) = parse_date_time(&xhe.creation_date_time) else {
+            return Err(EbmsError::new(
+                ErrorCode::InvalidHeader,
+                format!(
+                    "the XHE CreationDateTime {:?} is not a date and time",
+                    cap(&xhe.creation_date_time)
+                ),
+            )
+            .into());
+        };
+        let now = OffsetDateTime::now_utc();
+        if now - created > limits.envelope_max_age() {
+            return Err(self.replay(format!(
+                "the XHE was created {}, more than {} s ago (envelope_max_age_seconds)",
+                cap(&xhe.creation_date_time),
+                limits.envelope_max_age_seconds
+            )));
+        }
+        if created - now > limits.envelope_clock_skew() {
+            return Err(self.replay(format!(
+                "the XHE was created {}, more than {} s ahead of this node's clock",
+                cap(&xhe.creation_date_time),
+                limits.envelope_clock_skew_seconds
+            )));
+        }
+        Ok(())
+    }
+
+    /// Forgets replay marks older than the window plus a day, once an hour.
+    fn forget_old_marks(&self) {
+        let now = OffsetDateTime::now_utc();
+        if !self.guard.forget_due(now, time::Duration::hours(1)) {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .forget_marks(now - self.config.limits.replay_memory())
+        {
+            self.log_error(&format!("forgetting old replay marks: {e}"));
+        }
+    }
+
+    /// Takes the mark of a content key (wrapped or unwrapped) for this envelope. A key another envelope
+    /// used is refused: a sender makes a fresh key per message, and only a replay or a member re-signing
+    /// someone else's ciphertext brings one twice.
+    fn first_use(&self, key: String, um: &UserMessage, xhe: &Xhe) -> Result<(), NotTaken> {
+        let mark = Mark {
+            message_id: xhe.id.clone(),
+            sender: xhe.from.clone(),
+            as4_message_id: um.message_id.clone(),
+            at: OffsetDateTime::now_utc(),
+        };
+        let earlier = self.store.mark(&[(key, mark)]).map_err(busy)?;
+        match earlier.into_iter().flatten().next() {
+            Some(m) if !same_envelope(&m, um, xhe) => {
+                self.failed(xhe, "a content key used by another message");
+                Err(self.replay(format!(
+                    "the XHE {} carries a content key another message used",
+                    cap(&xhe.id)
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Opens the envelope and judges the message inside (spec §4.2). Returns the verdict, what to keep (the
@@ -364,51 +602,60 @@ impl Node {
     fn judge(
         &self,
         doc: &Doc<'_>,
+        trusted: &Trusted<'_, '_>,
         xhe: &Xhe,
-        pinned: Option<&rustls_pki_types::CertificateDer<'static>>,
-        checker: &crate::pki::Checker<'_>,
+        um: &UserMessage,
     ) -> Result<(Verdict, Vec<u8>, Option<Message>), NotTaken> {
-        // Only a message rejected for its signature keeps the envelope itself.
-        let sig = |reason: String| {
-            Ok((
-                Verdict::Rejected(vec![line(ReasonCode::Sig, "security", "NA", reason)]),
+        if !xhe.payload.encrypted() {
+            return Ok((
+                Verdict::Rejected(vec![line(
+                    ReasonCode::Sig,
+                    "security",
+                    "NA",
+                    "the message is not encrypted as its transport model requires".into(),
+                )]),
                 doc.source().as_bytes().to_vec(),
                 None,
-            ))
-        };
-        let Some(pinned) = pinned else {
-            return sig(
-                "Sender signature not validated: the sender publishes no signing certificate"
-                    .into(),
-            );
-        };
-        let policy = SignerPolicy {
-            trust: Some(TrustCheck {
-                checker,
-                env: &self.env,
-                at: OffsetDateTime::now_utc(),
-            }),
-            pinned: Some(pinned),
-        };
-        let trusted = match verify_signer(doc, &policy) {
-            Ok(t) => t,
-            Err(e) => return sig(format!("Sender signature not validated: {e}")),
-        };
-        if !xhe.payload.encrypted() {
-            return sig("the message is not encrypted as its transport model requires".into());
+            ));
         }
-        let decrypted = self
+        // What is public about the encryption: refusing it tells the sender nothing about the plaintext.
+        let sealed = Sealed::of_verified(&trusted.verified).map_err(|e| {
+            EbmsError::new(ErrorCode::FailedDecryption, format!("the XHE payload: {e}"))
+        })?;
+        let keys: Vec<&dyn PayloadKey> = self
             .keys
             .o2o_decrypt
             .iter()
-            .find_map(|key| decrypt_verified(&trusted.verified, key).ok())
-            .ok_or_else(|| {
-                // Spec §5: a payload that cannot be decrypted is not answered with a Meddelandekvittens.
-                NotTaken::Refused(EbmsError::new(
-                    ErrorCode::FailedDecryption,
-                    "the XHE payload does not decrypt with any of this node's keys",
-                ))
-            })?;
+            .map(|k| k as &dyn PayloadKey)
+            .filter(|k| sealed.check_recipient(*k).is_ok())
+            .collect();
+        if keys.is_empty() {
+            // Spec §5: a payload encrypted for someone else is not answered with a Meddelandekvittens.
+            return Err(EbmsError::new(
+                ErrorCode::FailedDecryption,
+                "the XHE payload is encrypted for a certificate this node has no key for",
+            )
+            .into());
+        }
+        // Before any private-key operation: a wrapped key seen in another envelope is refused.
+        let wrapped = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sealed.wrapped_key());
+        self.first_use(format!("wrapped:{}", hex(wrapped.as_ref())), um, xhe)?;
+        let unwrapped = keys
+            .iter()
+            .find_map(|k| sealed.unwrap_with(*k).ok().map(|ck| (ck, *k)));
+        let content_key = match unwrapped {
+            Some((content_key, key)) => {
+                let hash = key.keyed_hash(content_key.as_bytes());
+                self.first_use(format!("cek:{}", hex(&hash)), um, xhe)?;
+                content_key
+            }
+            // Decrypting with a random key makes a key that does not unwrap fail where, and as, a damaged
+            // ciphertext does.
+            None => sealed.random_key(),
+        };
+        let Ok(decrypted) = sealed.open(&content_key) else {
+            return Ok(self.not_opened(doc, xhe));
+        };
         let payload = decrypted.payload;
         let limit = self.config.limits.sdk_message_bytes;
         if payload.len() as u64 > limit {
@@ -428,12 +675,26 @@ impl Node {
             Err(DocumentError::Invalid { violations, .. }) => {
                 (Verdict::Rejected(violation_lines(&violations)), None)
             }
-            Err(e) => (
-                Verdict::Rejected(vec![line(ReasonCode::Sv, "structure", "NA", e.to_string())]),
-                None,
-            ),
+            Err(_) => return Ok(self.not_opened(doc, xhe)),
         };
         Ok((verdict, payload, message))
+    }
+
+    /// The one answer to every payload that could not be opened: REJECTED with the fixed SIG reason, the
+    /// envelope kept as it came (nothing of the plaintext), a failure counted against the sender.
+    fn not_opened(&self, doc: &Doc<'_>, xhe: &Xhe) -> (Verdict, Vec<u8>, Option<Message>) {
+        Metrics::count(&self.metrics.open_failures);
+        self.failed(xhe, NOT_OPENED);
+        (
+            Verdict::Rejected(vec![line(
+                ReasonCode::Sig,
+                "security",
+                "NA",
+                NOT_OPENED.into(),
+            )]),
+            doc.source().as_bytes().to_vec(),
+            None,
+        )
     }
 
     /// The rules between the message and its envelope, and this node's functional addresses.
@@ -640,6 +901,35 @@ fn describe(lines: &[LineResponse]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Envelopes kept under `refused/` at most: small ones from many senders must not fill the disk either.
+const REFUSED_KEPT: usize = 1000;
+
+/// The same envelope as the one that made `mark`: the same XHE id, sender and AS4 MessageId.
+fn same_envelope(mark: &Mark, um: &UserMessage, xhe: &Xhe) -> bool {
+    mark.message_id == xhe.id && mark.sender == xhe.from && mark.as4_message_id == um.message_id
+}
+
+fn busy(e: StoreError) -> NotTaken {
+    NotTaken::Busy(EbmsError::new(ErrorCode::Other, format!("storing: {e}")))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// An xs:dateTime: with its offset, or in UTC when it has none.
+fn parse_date_time(value: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    let value = value.trim();
+    OffsetDateTime::parse(value, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(&format!("{value}Z"), &Rfc3339))
+        .ok()
 }
 
 fn list(violations: &[Violation]) -> String {

@@ -134,6 +134,21 @@ pub enum Inserted {
     },
 }
 
+/// What the node remembers of an inbound envelope against replays (its XHE id, its AS4 MessageId, its content
+/// key): kept apart from the message, so deleting the message does not forget it, and forgotten only after
+/// [`crate::config::Limits::replay_memory`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// The XHE id of the envelope that made the mark.
+    pub message_id: String,
+    /// Its sender organisation.
+    pub sender: String,
+    /// The AS4 MessageId it came in.
+    pub as4_message_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
 /// Filters for listing messages (the MT-MK API's, plus direction and organisation).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -193,7 +208,8 @@ pub trait Store: Send + Sync {
     }
 
     /// Stores an inbound message — in its mailbox, or refused — with the receipt that answers it, unless its
-    /// AS4 MessageId or SDK messageId was seen before (then nothing is stored).
+    /// AS4 MessageId or SDK messageId was seen before (then nothing is stored). A stored one leaves the marks
+    /// [`inbound_marks`] names, which outlive the message.
     fn receive(&self, inbound: Inbound<'_>) -> Result<Inserted, StoreError>;
 
     /// Queue entries due at `now`, oldest first.
@@ -233,8 +249,38 @@ pub trait Store: Send + Sync {
 
     fn list(&self, filter: &Filter) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Deletes a message in a final status, with its payload.
+    /// Deletes a message in a final status, with its payload. Its marks stay.
     fn delete(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Records each `(key, mark)` whose key has none yet, all in one transaction; returns, per key, the mark
+    /// recorded before (`None`: this is the first). Marks need not be durable on their own: what they guard
+    /// is stored durably later (and that commit carries them), and a crash before that stored nothing.
+    fn mark(&self, marks: &[(String, Mark)]) -> Result<Vec<Option<Mark>>, StoreError>;
+
+    /// The marks recorded under `keys` (`None` where there is none).
+    fn marks(&self, keys: &[String]) -> Result<Vec<Option<Mark>>, StoreError>;
+
+    /// Forgets the marks made before `before`; returns how many.
+    fn forget_marks(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// The mark keys of a received envelope's XHE id and AS4 MessageId.
+pub fn id_mark_keys(id: &str, as4_message_id: &str) -> [String; 2] {
+    [format!("xhe:{id}"), format!("as4:{as4_message_id}")]
+}
+
+/// The marks a stored inbound message leaves: its XHE id and its AS4 MessageId, with its sender.
+pub fn inbound_marks(message: &NewMessage, as4_message_id: &str) -> Vec<(String, Mark)> {
+    let mark = Mark {
+        message_id: message.id.clone(),
+        sender: message.peer_org.clone(),
+        as4_message_id: as4_message_id.to_owned(),
+        at: OffsetDateTime::now_utc(),
+    };
+    id_mark_keys(&message.id, as4_message_id)
+        .into_iter()
+        .map(|k| (k, mark.clone()))
+        .collect()
 }
 
 /// Message ids name payload files: only characters that cannot escape the directory.

@@ -11,8 +11,8 @@ use redb::{
 use time::OffsetDateTime;
 
 use super::{
-    Filter, Inbound, Inserted, NewMessage, QueueItem, Status, Store, StoreError, StoredMessage,
-    check_id, status_event, stored,
+    Filter, Inbound, Inserted, Mark, NewMessage, QueueItem, Status, Store, StoreError,
+    StoredMessage, check_id, inbound_marks, status_event, stored,
 };
 use crate::audit::{AuditLog, Event};
 
@@ -24,6 +24,9 @@ const SEEN_AS4: TableDefinition<&str, &str> = TableDefinition::new("store_seen_a
 const MAILBOXES: MultimapTableDefinition<(&str, &str), &str> =
     MultimapTableDefinition::new("store_mailboxes");
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("store_audit_outbox");
+/// Replay marks (key → `Mark` as JSON), and the same keys by when they were made, to forget old ones.
+const MARKS: TableDefinition<&str, &[u8]> = TableDefinition::new("store_marks");
+const MARKS_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("store_marks_by_time");
 
 pub struct RedbStore {
     db: Arc<Database>,
@@ -45,6 +48,27 @@ pub fn payload_path(data_dir: &Path, id: &str) -> PathBuf {
 
 fn payloads_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("payloads")
+}
+
+/// Payloads are decrypted messages: readable by the node's user alone, in a directory only it can list.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    // A directory made by an earlier version (0755) is closed too.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -74,7 +98,7 @@ impl RedbStore {
         audit: Arc<AuditLog>,
     ) -> Result<RedbStore, StoreError> {
         let payloads = payloads_dir(data_dir);
-        std::fs::create_dir_all(&payloads).map_err(storage)?;
+        private_dir(&payloads).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         {
             txn.open_table(MESSAGES).map_err(storage)?;
@@ -83,6 +107,8 @@ impl RedbStore {
             txn.open_table(SEEN_AS4).map_err(storage)?;
             txn.open_multimap_table(MAILBOXES).map_err(storage)?;
             txn.open_table(OUTBOX).map_err(storage)?;
+            txn.open_table(MARKS).map_err(storage)?;
+            txn.open_table(MARKS_BY_TIME).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let store = RedbStore {
@@ -104,7 +130,7 @@ impl RedbStore {
     fn write_payload(&self, id: &str, payload: &[u8]) -> Result<(), StoreError> {
         use std::io::Write;
         let tmp = self.payloads.join(format!(".{id}.tmp"));
-        let mut file = std::fs::File::create(&tmp).map_err(storage)?;
+        let mut file = private_file(&tmp).map_err(storage)?;
         file.write_all(payload).map_err(storage)?;
         file.sync_all().map_err(storage)?;
         std::fs::rename(&tmp, self.payload_path(id)).map_err(storage)?;
@@ -285,6 +311,34 @@ impl RedbStore {
         Self::outbox(txn, status_event(&stored, Status::Scheduled, None))
     }
 
+    /// Records each mark whose key has none yet; returns the earlier ones.
+    fn put_marks(
+        txn: &WriteTransaction,
+        marks: &[(String, Mark)],
+    ) -> Result<Vec<Option<Mark>>, StoreError> {
+        let mut table = txn.open_table(MARKS).map_err(storage)?;
+        let mut by_time = txn.open_table(MARKS_BY_TIME).map_err(storage)?;
+        let mut earlier = Vec::with_capacity(marks.len());
+        for (key, mark) in marks {
+            let found = table
+                .get(key.as_str())
+                .map_err(storage)?
+                .map(|v| serde_json::from_slice::<Mark>(v.value()))
+                .transpose()
+                .map_err(storage)?;
+            if found.is_none() {
+                table
+                    .insert(key.as_str(), json(mark).as_slice())
+                    .map_err(storage)?;
+                by_time
+                    .insert((millis(mark.at), key.as_str()), ())
+                    .map_err(storage)?;
+            }
+            earlier.push(found);
+        }
+        Ok(earlier)
+    }
+
     /// The id already stored for this AS4 MessageId or SDK messageId, if any.
     fn seen(txn: &WriteTransaction, as4_id: &str, id: &str) -> Result<Option<String>, StoreError> {
         let seen = txn
@@ -335,7 +389,9 @@ impl Store for RedbStore {
         } else {
             Status::New
         };
-        let stored = stored(message, status, Some(as4_message_id), payload.len());
+        let mut stored = stored(message, status, Some(as4_message_id), payload.len());
+        // A refused message's history says why from its first entry.
+        stored.events[0].reason.clone_from(&rejected);
         Self::write_message(&txn, &stored)?;
         txn.open_table(SEEN_AS4)
             .map_err(storage)?
@@ -356,6 +412,7 @@ impl Store for RedbStore {
             Some(reason) => reason.as_str(),
         };
         Self::outbox(&txn, status_event(&stored, status, Some(reason)))?;
+        Self::put_marks(&txn, &inbound_marks(&stored.message, as4_message_id))?;
         if let Some(r) = reply {
             self.put_outbound(&txn, r.message, r.payload, r.next_attempt, r.expires)?;
         }
@@ -532,5 +589,53 @@ impl Store for RedbStore {
         // The row is gone; a crash before this line leaves an orphan file, removed at the next start.
         let _ = std::fs::remove_file(self.payload_path(id));
         Ok(())
+    }
+
+    fn mark(&self, marks: &[(String, Mark)]) -> Result<Vec<Option<Mark>>, StoreError> {
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        // The message the marks guard commits durably after them, and carries them to disk (redb writes the
+        // whole tree on a durable commit); without that message there is nothing a lost mark could let in.
+        txn.set_durability(redb::Durability::None)
+            .map_err(storage)?;
+        let earlier = Self::put_marks(&txn, marks)?;
+        txn.commit().map_err(storage)?;
+        Ok(earlier)
+    }
+
+    fn marks(&self, keys: &[String]) -> Result<Vec<Option<Mark>>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(MARKS).map_err(storage)?;
+        keys.iter()
+            .map(|key| {
+                table
+                    .get(key.as_str())
+                    .map_err(storage)?
+                    .map(|v| serde_json::from_slice::<Mark>(v.value()))
+                    .transpose()
+                    .map_err(storage)
+            })
+            .collect()
+    }
+
+    fn forget_marks(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let mut forgotten = 0;
+        {
+            let mut table = txn.open_table(MARKS).map_err(storage)?;
+            let mut by_time = txn.open_table(MARKS_BY_TIME).map_err(storage)?;
+            let old: Vec<(u64, String)> = by_time
+                .range((0u64, "")..(millis(before), ""))
+                .map_err(storage)?
+                .map(|row| row.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+                .collect::<Result<_, _>>()
+                .map_err(storage)?;
+            for (at, key) in old {
+                by_time.remove((at, key.as_str())).map_err(storage)?;
+                table.remove(key.as_str()).map_err(storage)?;
+                forgotten += 1;
+            }
+        }
+        self.commit(txn)?;
+        Ok(forgotten)
     }
 }

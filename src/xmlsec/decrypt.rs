@@ -65,47 +65,137 @@ pub fn decrypt_unsigned(doc: &Doc<'_>, key: &dyn PayloadKey) -> Result<Decrypted
 }
 
 fn decrypt_in(doc: &Doc<'_>, key: &dyn PayloadKey) -> Result<Decrypted, DecryptError> {
-    let root = xhe_root(doc).map_err(|e| DecryptError::Structure(e.to_string()))?;
-    let payload = single_payload(root).map_err(|e| DecryptError::Structure(e.to_string()))?;
-    let content = payload
-        .child(XHA, "PayloadContent")
-        .ok_or(DecryptError::NotEncrypted)?;
-    let encrypted = match content.children().collect::<Vec<_>>().as_slice() {
-        [one] if one.is(XENC, "EncryptedData") => *one,
-        _ => return Err(DecryptError::NotEncrypted),
-    };
-    let parts = read_encrypted_data(encrypted)?;
-    check_recipient(&parts, key)?;
-    let content_key = key
-        .unwrap_key(parts.oaep, &parts.wrapped_key)
-        .map_err(|e| DecryptError::Key(e.to_string()))?;
-    let cipher = bergshamra::crypto::cipher::from_uri(&parts.cipher).map_err(|e| {
-        DecryptError::Algorithm {
-            what: "content encryption",
-            uri: e.to_string(),
-        }
-    })?;
-    if content_key.len() != cipher.key_size() {
-        return Err(DecryptError::Key(format!(
-            "the transported key is {} bytes, {} needs {}",
-            content_key.len(),
-            parts.cipher,
-            cipher.key_size()
-        )));
+    let sealed = Sealed::read(doc)?;
+    sealed.check_recipient(key)?;
+    let content_key = sealed.unwrap_with(key)?;
+    sealed.open(&content_key)
+}
+
+/// An encrypted payload as the envelope carries it: everything public about it read and checked against the
+/// allow-lists, before any private-key operation. The stages are apart so a receiver can refuse a reused
+/// content key between them (a member re-signing another's envelope would otherwise get one decryption per
+/// query: a padding oracle despite verify-before-decrypt).
+pub struct Sealed<'d, 'a> {
+    doc: &'d Doc<'a>,
+    root: El<'d, 'a>,
+    payload: El<'d, 'a>,
+    encrypted: El<'d, 'a>,
+    parts: Parts,
+}
+
+/// A content key unwrapped by a [`PayloadKey`]. Never printed, compared or stored: [`PayloadKey::keyed_hash`]
+/// of it is what a receiver remembers.
+pub struct ContentKey(Vec<u8>);
+
+impl ContentKey {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
-    let plaintext = cipher
-        .decrypt(&content_key, &parts.ciphertext)
-        .map_err(|_| {
-            DecryptError::Content("does not decrypt (wrong key or damaged ciphertext)".into())
+}
+
+impl Drop for ContentKey {
+    fn drop(&mut self) {
+        // Best effort: the key's bytes do not outlive their use in this buffer.
+        self.0.iter_mut().for_each(|b| *b = 0);
+    }
+}
+
+impl<'d, 'a> Sealed<'d, 'a> {
+    /// Reads the EncryptedData of the envelope's one payload.
+    pub fn read(doc: &'d Doc<'a>) -> Result<Sealed<'d, 'a>, DecryptError> {
+        let root = xhe_root(doc).map_err(|e| DecryptError::Structure(e.to_string()))?;
+        let payload = single_payload(root).map_err(|e| DecryptError::Structure(e.to_string()))?;
+        let content = payload
+            .child(XHA, "PayloadContent")
+            .ok_or(DecryptError::NotEncrypted)?;
+        let encrypted = match content.children().collect::<Vec<_>>().as_slice() {
+            [one] if one.is(XENC, "EncryptedData") => *one,
+            _ => return Err(DecryptError::NotEncrypted),
+        };
+        let parts = read_encrypted_data(encrypted)?;
+        bergshamra::crypto::cipher::from_uri(&parts.cipher).map_err(|e| {
+            DecryptError::Algorithm {
+                what: "content encryption",
+                uri: e.to_string(),
+            }
         })?;
-    let text = std::str::from_utf8(&plaintext)
-        .map_err(|e| DecryptError::Content(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-    let xhe = opened_envelope(doc, root, payload, encrypted, text)?;
-    Ok(Decrypted {
-        kind: parts.kind,
-        payload: plaintext,
-        xhe,
-    })
+        Ok(Sealed {
+            doc,
+            root,
+            payload,
+            encrypted,
+            parts,
+        })
+    }
+
+    /// Reads the EncryptedData of an envelope whose signature verified.
+    pub fn of_verified(verified: &'d Verified<'d, 'a>) -> Result<Sealed<'d, 'a>, DecryptError> {
+        Sealed::read(verified.doc())
+    }
+
+    /// The transported (RSA-OAEP wrapped) content key as it travels: public, and never the same twice from a
+    /// sender that makes a fresh key per message.
+    pub fn wrapped_key(&self) -> &[u8] {
+        &self.parts.wrapped_key
+    }
+
+    /// Refuses a key the envelope names another recipient certificate for.
+    pub fn check_recipient(&self, key: &dyn PayloadKey) -> Result<(), DecryptError> {
+        check_recipient(&self.parts, key)
+    }
+
+    /// Unwraps the content key with `key` (one RSA private-key operation).
+    pub fn unwrap_with(&self, key: &dyn PayloadKey) -> Result<ContentKey, DecryptError> {
+        let content_key = key
+            .unwrap_key(self.parts.oaep, &self.parts.wrapped_key)
+            .map_err(|e| DecryptError::Key(e.to_string()))?;
+        let size = self.key_size();
+        if content_key.len() != size {
+            return Err(DecryptError::Key(format!(
+                "the transported key is {} bytes, {} needs {size}",
+                content_key.len(),
+                self.parts.cipher,
+            )));
+        }
+        Ok(ContentKey(content_key))
+    }
+
+    /// A random key of the size the content encryption needs: what a receiver decrypts with when unwrapping
+    /// failed, so that failure costs and looks the same as a payload that does not decrypt (as TLS does
+    /// against Bleichenbacher's attack).
+    pub fn random_key(&self) -> ContentKey {
+        let mut key = vec![0u8; self.key_size()];
+        // Without randomness the all-zero key is as unknown to the sender as a random one would be.
+        let _ = aws_lc_rs::rand::fill(&mut key);
+        ContentKey(key)
+    }
+
+    fn key_size(&self) -> usize {
+        bergshamra::crypto::cipher::from_uri(&self.parts.cipher).map_or(32, |c| c.key_size())
+    }
+
+    /// Decrypts the payload with `content_key` and puts it in clear into the envelope.
+    pub fn open(&self, content_key: &ContentKey) -> Result<Decrypted, DecryptError> {
+        let cipher = bergshamra::crypto::cipher::from_uri(&self.parts.cipher).map_err(|e| {
+            DecryptError::Algorithm {
+                what: "content encryption",
+                uri: e.to_string(),
+            }
+        })?;
+        let plaintext = cipher
+            .decrypt(content_key.as_bytes(), &self.parts.ciphertext)
+            .map_err(|_| {
+                DecryptError::Content("does not decrypt (wrong key or damaged ciphertext)".into())
+            })?;
+        let text = std::str::from_utf8(&plaintext)
+            .map_err(|e| DecryptError::Content(format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let xhe = opened_envelope(self.doc, self.root, self.payload, self.encrypted, text)?;
+        Ok(Decrypted {
+            kind: self.parts.kind,
+            payload: plaintext,
+            xhe,
+        })
+    }
 }
 
 struct Parts {

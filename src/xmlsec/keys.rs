@@ -68,22 +68,46 @@ pub trait PayloadKey {
     fn certificate(&self) -> &CertificateDer<'static>;
     /// Decrypts a transported content key (one RSA private-key operation).
     fn unwrap_key(&self, oaep: Oaep, wrapped: &[u8]) -> Result<Vec<u8>, KeyError>;
+    /// HMAC-SHA-256 of `data` (a content key) under a secret of this key's: what a receiver keeps to
+    /// recognise a content key used twice, without keeping the key. This default is keyed with the
+    /// certificate, which is public; keys that hold their private part override it with a secret.
+    fn keyed_hash(&self, data: &[u8]) -> [u8; 32] {
+        let secret = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.certificate());
+        hmac(secret.as_ref(), data)
+    }
+}
+
+fn hmac(secret: &[u8], data: &[u8]) -> [u8; 32] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&tag.as_ref()[..32]);
+    out
 }
 
 /// A software RSA decryption key.
 pub struct RsaPayloadKey {
     key: OaepPrivateDecryptingKey,
     certificate: CertificateDer<'static>,
+    /// Derived from the private key: the same on every node that holds the key, so nodes sharing a database
+    /// recognise each other's content keys, and secret where the private key is.
+    hash_secret: [u8; 32],
 }
 
 impl RsaPayloadKey {
     pub fn new(key: &KeyPair, certificate: CertificateDer<'static>) -> Result<Self, KeyError> {
         matching_certificate(key, &certificate)?;
-        let private = PrivateDecryptingKey::from_pkcs8(&key.serialize_der())
+        let der = key.serialize_der();
+        let private = PrivateDecryptingKey::from_pkcs8(&der)
             .map_err(|_| KeyError::NotRsa(format!("{:?}", key.algorithm())))?;
+        let hash_secret = hmac(b"sdk-relay content-key mark v1", &der);
         let key = OaepPrivateDecryptingKey::new(private)
             .map_err(|_| KeyError::Key("RSA-OAEP is not available for this key".into()))?;
-        Ok(RsaPayloadKey { key, certificate })
+        Ok(RsaPayloadKey {
+            key,
+            certificate,
+            hash_secret,
+        })
     }
 }
 
@@ -100,6 +124,10 @@ impl PayloadKey for RsaPayloadKey {
             .decrypt(oaep.algorithm(), wrapped, &mut out, None)
             .map_err(|_| KeyError::Key("the content key does not decrypt with this key".into()))?;
         Ok(plain.to_vec())
+    }
+
+    fn keyed_hash(&self, data: &[u8]) -> [u8; 32] {
+        hmac(&self.hash_secret, data)
     }
 }
 

@@ -16,7 +16,9 @@ pub mod seal;
 pub mod sign;
 pub mod verify;
 
-pub use decrypt::{DecryptError, Decrypted, decrypt_unsigned, decrypt_verified};
+pub use decrypt::{
+    ContentKey, DecryptError, Decrypted, Sealed, decrypt_unsigned, decrypt_verified,
+};
 pub use encrypt::{EncryptedType, encrypt_payload};
 pub use keys::{KeyError, Oaep, PayloadKey, RsaPayloadKey, SigningKey};
 pub use seal::{OpenError, Opened, SignerPolicy, TrustCheck, Trusted, open, seal, verify_signer};

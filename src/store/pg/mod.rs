@@ -23,8 +23,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{
-    Direction, Filter, Inbound, Inserted, NewMessage, QueueItem, Status, Store, StoreError,
-    StoredMessage, check_id, status_event, stored,
+    Direction, Filter, Inbound, Inserted, Mark, NewMessage, QueueItem, Status, Store, StoreError,
+    StoredMessage, check_id, inbound_marks, status_event, stored,
 };
 use crate::audit::{AuditError, AuditSink, Checkpoint, CheckpointSigner, Event};
 use crate::config::StoreConfig;
@@ -630,11 +630,14 @@ impl PgStore {
         } else {
             Status::New
         };
-        let row = stored(message, status, Some(as4_message_id), payload.len());
+        let mut row = stored(message, status, Some(as4_message_id), payload.len());
+        // A refused message's history says why from its first entry.
+        row.events[0].reason.clone_from(&rejected);
         if !insert_message(&tx, &row, rejected.is_none()).await? {
             return Ok(Inserted::Duplicate { existing: id });
         }
         write_payload(&tx, &id, payload).await?;
+        put_marks(&tx, &inbound_marks(&row.message, as4_message_id)).await?;
         let reason = rejected.as_deref().unwrap_or("delivered to the mailbox");
         let mut events = vec![status_event(&row, status, Some(reason))];
         if let Some(r) = reply {
@@ -745,6 +748,47 @@ impl PgStore {
         };
         self.commit(tx, vec![event]).await
     }
+}
+
+/// Records each mark whose key has none yet; returns the earlier ones.
+async fn put_marks(
+    tx: &impl GenericClient,
+    marks: &[(String, Mark)],
+) -> Result<Vec<Option<Mark>>, StoreError> {
+    let mut earlier = Vec::with_capacity(marks.len());
+    for (key, m) in marks {
+        // Waits for a node marking the same key right now; then sees its mark.
+        let inserted = exec(
+            tx,
+            "INSERT INTO marks (key, message_id, sender, as4_message_id, at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
+            &[&key, &m.message_id, &m.sender, &m.as4_message_id, &m.at],
+        )
+        .await
+        .map_err(db)?;
+        earlier.push(if inserted == 1 {
+            None
+        } else {
+            find_mark(tx, key).await?
+        });
+    }
+    Ok(earlier)
+}
+
+async fn find_mark(c: &impl GenericClient, key: &str) -> Result<Option<Mark>, StoreError> {
+    let row = row_opt(
+        c,
+        "SELECT message_id, sender, as4_message_id, at FROM marks WHERE key = $1",
+        &[&key],
+    )
+    .await
+    .map_err(db)?;
+    Ok(row.map(|row| Mark {
+        message_id: row.get(0),
+        sender: row.get(1),
+        as4_message_id: row.get(2),
+        at: row.get(3),
+    }))
 }
 
 fn queue_item(row: &tokio_postgres::Row) -> Result<QueueItem, StoreError> {
@@ -895,6 +939,36 @@ impl Store for PgStore {
 
     fn delete(&self, id: &str) -> Result<(), StoreError> {
         self.run(self.delete_async(id))
+    }
+
+    fn mark(&self, marks: &[(String, Mark)]) -> Result<Vec<Option<Mark>>, StoreError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db)?;
+            let earlier = put_marks(&tx, marks).await?;
+            tx.commit().await.map_err(db)?;
+            Ok(earlier)
+        })
+    }
+
+    fn marks(&self, keys: &[String]) -> Result<Vec<Option<Mark>>, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                out.push(find_mark(&client, key).await?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn forget_marks(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            exec(&client, "DELETE FROM marks WHERE at < $1", &[&before])
+                .await
+                .map_err(db)
+        })
     }
 }
 

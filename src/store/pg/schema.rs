@@ -108,6 +108,22 @@ CREATE TABLE address_book_seeded (
 );
 "#,
     ),
+    (
+        3,
+        "replay marks kept through a message's deletion",
+        r#"
+-- What the nodes remember of inbound envelopes against replays (XHE ids, AS4 MessageIds, content keys as keyed
+-- hashes), apart from the messages so a deleted message is still recognised; forgotten by age.
+CREATE TABLE marks (
+    key text PRIMARY KEY,
+    message_id text NOT NULL,
+    sender text NOT NULL,
+    as4_message_id text NOT NULL,
+    at timestamptz NOT NULL
+);
+CREATE INDEX marks_by_time ON marks (at);
+"#,
+    ),
 ];
 
 /// The newest schema version this binary knows.
