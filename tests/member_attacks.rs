@@ -369,3 +369,32 @@ fn largest_file(dir: &std::path::Path) -> (std::path::PathBuf, u64) {
     }
     largest
 }
+
+#[test]
+fn a_revoked_ap_certificate_is_refused_on_as4_without_a_restart() {
+    let world = World::new();
+    let (a, mut b) = world.pair();
+    b.start();
+    let (_, xhe) = sealed_xhe(&a, &b, |x| x);
+    let (answer, _) = post_as4(&world, &a, &b, &xhe, as4_id);
+    assert!(is_receipt(&answer), "{:?}", ebms_errors(&answer));
+    // A's AP (message signing) certificate is revoked; B's administrator imports the new CRL while B runs.
+    let (_, ap_cert) = key_of(&a, Purpose::Ap);
+    world.fed.revoke(&ap_cert).unwrap();
+    common::pki::import_crls(&b.data, &world.fed);
+    let (_, xhe) = sealed_xhe(&a, &b, |x| x);
+    let (answer, _) = post_as4(&world, &a, &b, &xhe, as4_id);
+    let errors = ebms_errors(&answer);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("EBMS:0101") && e.to_lowercase().contains("revoked")),
+        "{errors:?}"
+    );
+    assert_eq!(
+        b.list(&world.rt, "").len(),
+        1,
+        "only the first was taken in"
+    );
+    assert!(b.stop());
+}

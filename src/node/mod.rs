@@ -9,6 +9,7 @@ pub mod deliver;
 mod guard;
 pub mod json;
 mod keys;
+mod live_trust;
 pub mod metrics;
 pub mod problem;
 pub mod receive;
@@ -27,7 +28,7 @@ use crate::directory::addressbook::AddressBook;
 use crate::directory::smp_http::{LookupError, SmpClient};
 use crate::directory::{ParticipantId, ServiceMetadata};
 use crate::pki::tls::TlsConfigs;
-use crate::pki::{Checker, Env, RevocationPolicy, TrustStore, truststore::Trust};
+use crate::pki::{Checker, Env, RevocationPolicy};
 use crate::store::{RedbStore, Store, database_path};
 pub use keys::NodeKeys;
 pub use metrics::Metrics;
@@ -57,7 +58,8 @@ pub struct Node {
     pub store: Arc<dyn Store>,
     pub book: AddressBook,
     pub audit: Arc<dyn AuditSink>,
-    pub trust: Arc<Trust>,
+    /// CAs and CRLs, reloaded when the data directory's `pki.generation` moves.
+    pub trust: live_trust::LiveTrust,
     pub keys: NodeKeys,
     pub tls: Arc<TlsConfigs>,
     pub metrics: Metrics,
@@ -84,17 +86,15 @@ impl Node {
             .map_err(|e| NodeError::Config(format!("[node] environment: {e}")))?;
         let data_dir = config.node.data_dir.clone();
         let keys = NodeKeys::load(&data_dir, &config.as4.ap_id)?;
-        let trust = TrustStore::open(&data_dir)
-            .load()
+        let trust = live_trust::LiveTrust::load(data_dir.clone())
             .map_err(|e| NodeError::Trust(e.to_string()))?;
-        if !trust.envs().contains(&env) {
+        if !trust.current().envs().contains(&env) {
             return Err(NodeError::Trust(format!(
                 "no CA is trusted for environment {env} in {}; import DIGG's CA files with \
                  `sdk-relay trust import --env {env} ...`",
                 data_dir.display()
             )));
         }
-        let trust = Arc::new(trust);
         let tls =
             TlsConfigs::load(&data_dir, env.clone(), RevocationPolicy::default()).map_err(|e| {
                 NodeError::Keys(format!(
@@ -118,7 +118,7 @@ impl Node {
             })?;
         let (store, audit, book) = open_store(&config, &data_dir, db, signer, local_book)?;
         let smp = SmpClient::new(
-            trust.clone(),
+            trust.current(),
             env.clone(),
             Duration::from_secs(config.smp.cache_seconds),
         )
@@ -152,8 +152,13 @@ impl Node {
     }
 
     /// A chain checker over the node's trust.
-    pub fn checker(&self) -> Checker<'_> {
-        Checker::new(&self.trust, RevocationPolicy::default())
+    pub fn checker(&self) -> Checker<'static> {
+        if let Err(e) = self.trust.refresh() {
+            self.log_error(&format!(
+                "reloading trust after a change in the data directory: {e} (the previous trust stays in use)"
+            ));
+        }
+        Checker::shared(self.trust.current(), RevocationPolicy::default())
     }
 
     /// The SMP that serves `participant`: the configured one, or the SML's answer.

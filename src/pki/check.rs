@@ -156,13 +156,41 @@ impl Default for RevocationPolicy {
 
 /// Checks certificates against a loaded [`Trust`].
 pub struct Checker<'t> {
-    trust: &'t Trust,
+    trust: TrustRef<'t>,
     policy: RevocationPolicy,
+}
+
+/// The trust a checker reads: borrowed, or a shared snapshot (a running node's, which a reload replaces
+/// while checks on the old one finish).
+enum TrustRef<'t> {
+    Borrowed(&'t Trust),
+    Shared(std::sync::Arc<Trust>),
+}
+
+impl std::ops::Deref for TrustRef<'_> {
+    type Target = Trust;
+    fn deref(&self) -> &Trust {
+        match self {
+            TrustRef::Borrowed(t) => t,
+            TrustRef::Shared(t) => t,
+        }
+    }
 }
 
 impl<'t> Checker<'t> {
     pub fn new(trust: &'t Trust, policy: RevocationPolicy) -> Self {
-        Checker { trust, policy }
+        Checker {
+            trust: TrustRef::Borrowed(trust),
+            policy,
+        }
+    }
+
+    /// A checker over a shared snapshot of the trust.
+    pub fn shared(trust: std::sync::Arc<Trust>, policy: RevocationPolicy) -> Checker<'static> {
+        Checker {
+            trust: TrustRef::Shared(trust),
+            policy,
+        }
     }
 
     /// Checks `chain` (leaf first; the rest are intermediates the holder sent) for `usage` in `env` at `at`.
