@@ -205,3 +205,18 @@ fn ids_that_could_escape_the_payload_directory_are_refused() {
     }
     assert!(store.list(&Filter::default()).unwrap().is_empty());
 }
+
+#[path = "common/marks.rs"]
+mod marks;
+
+#[test]
+fn replay_marks_outlive_the_message_and_are_forgotten_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    marks::marks_outlive_the_message_and_are_forgotten_by_age(&store, "redb");
+    // Reopened, the marks are still there (a durable commit carried them).
+    drop(store);
+    let store = open(dir.path());
+    let keys = sdk_relay::store::id_mark_keys("marked-redb", "as4-redb@peer");
+    assert!(store.marks(&keys).unwrap().iter().all(Option::is_some));
+}

@@ -660,3 +660,17 @@ fn the_address_book_is_seeded_once_and_stays_one_book_under_concurrent_changes()
     ));
     assert_eq!(books[1].authenticate(&token).unwrap(), None);
 }
+
+#[path = "common/marks.rs"]
+mod marks;
+
+#[test]
+fn replay_marks_outlive_the_message_and_are_forgotten_by_age() {
+    let config = config();
+    let store = open(&config, "a");
+    marks::marks_outlive_the_message_and_are_forgotten_by_age(&store, "pg");
+    // Another node of the same database sees them.
+    let other = open(&config, "b");
+    let keys = sdk_relay::store::id_mark_keys("marked-pg", "as4-pg@peer");
+    assert!(other.marks(&keys).unwrap().iter().all(Option::is_some));
+}
