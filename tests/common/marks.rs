@@ -54,7 +54,10 @@ pub fn marks_outlive_the_message_and_are_forgotten_by_age(store: &dyn Store, tag
         vec![None]
     );
     let earlier = store.mark(&[(key.clone(), second)]).unwrap();
-    assert_eq!(earlier[0].as_ref().map(|m| m.message_id.as_str()), Some("one"));
+    assert_eq!(
+        earlier[0].as_ref().map(|m| m.message_id.as_str()),
+        Some("one")
+    );
 
     // Forgetting by age: the 30-day-old mark goes, the fresh id marks stay.
     let forgotten = store
