@@ -161,6 +161,23 @@ impl Node {
         Checker::shared(self.trust.current(), RevocationPolicy::default())
     }
 
+    /// How an O2O signature is judged here and now: the signer's chain for the O2O role in this node's
+    /// environment, and the certificate it must be.
+    pub fn signer_policy<'c>(
+        &'c self,
+        checker: &'c Checker<'c>,
+        pinned: &'c rustls_pki_types::CertificateDer<'c>,
+    ) -> crate::xmlsec::SignerPolicy<'c> {
+        crate::xmlsec::SignerPolicy {
+            trust: Some(crate::xmlsec::TrustCheck {
+                checker,
+                env: &self.env,
+                at: OffsetDateTime::now_utc(),
+            }),
+            pinned: Some(pinned),
+        }
+    }
+
     /// The SMP that serves `participant`: the configured one, or the SML's answer.
     fn smp_url(&self, participant: &ParticipantId) -> Result<String, LookupError> {
         if let Some(url) = &self.config.smp.url {

@@ -26,7 +26,7 @@ use crate::store::{
     Direction, Inbound, Inserted, Kind, Mark, NewMessage, Reply, Status, StoreError, id_mark_keys,
 };
 use crate::xml::{Doc, Limits};
-use crate::xmlsec::{PayloadKey, Sealed, SignerPolicy, TrustCheck, Trusted, verify_signer};
+use crate::xmlsec::{PayloadKey, Sealed, Trusted, verify_signer};
 
 use super::guard::Threshold;
 use crate::clip::echo as cap;
@@ -300,14 +300,7 @@ impl Node {
             ));
         };
         let checker = self.checker();
-        let policy = SignerPolicy {
-            trust: Some(TrustCheck {
-                checker: &checker,
-                env: &self.env,
-                at: OffsetDateTime::now_utc(),
-            }),
-            pinned: Some(&pinned),
-        };
+        let policy = self.signer_policy(&checker, &pinned);
         let trusted = verify_signer(doc, &policy)
             .map_err(|e| self.unsigned(doc, xhe, format!("Sender signature not validated: {e}")))?;
         // From here on the sender is who the envelope says.
@@ -807,14 +800,7 @@ impl Node {
             .into());
         };
         let checker = self.checker();
-        let policy = SignerPolicy {
-            trust: Some(TrustCheck {
-                checker: &checker,
-                env: &self.env,
-                at: OffsetDateTime::now_utc(),
-            }),
-            pinned: Some(&pinned),
-        };
+        let policy = self.signer_policy(&checker, &pinned);
         verify_signer(doc, &policy).map_err(|e| {
             EbmsError::new(
                 ErrorCode::FailedAuthentication,

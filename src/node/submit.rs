@@ -18,7 +18,7 @@ use crate::envelope::{DocumentError, Message, Xhe};
 use crate::pki::Usage;
 use crate::store::{Direction, Kind, NewMessage, StoreError, StoredMessage};
 use crate::xml::{Doc, Limits};
-use crate::xmlsec::{OpenError, SignerPolicy, TrustCheck, verify_signer};
+use crate::xmlsec::{OpenError, verify_signer};
 
 /// The DOCUMENTID every SDK message is sent as (encrypted and signed).
 pub fn message_document_id() -> String {
@@ -263,15 +263,7 @@ impl Node {
     fn verify_own_signature(&self, doc: &Doc<'_>, org: &str) -> Result<(), Problem> {
         let own = self.keys.o2o_sign.certificate();
         let checker = self.checker();
-        let at = OffsetDateTime::now_utc();
-        let policy = SignerPolicy {
-            trust: Some(TrustCheck {
-                checker: &checker,
-                env: &self.env,
-                at,
-            }),
-            pinned: Some(own),
-        };
+        let policy = self.signer_policy(&checker, own);
         let expected = || {
             format!(
                 "{org}'s active O2O signing certificate (SHA-256 {})",
@@ -291,7 +283,12 @@ impl Node {
             Err(OpenError::Untrusted { subject, verdict }) => {
                 // The chain is checked before the pin, so this may be our own certificate failing: that is
                 // the node's state (a stale CRL, an expired certificate), not the client's mistake.
-                let ours = checker.check(std::slice::from_ref(own), Usage::O2oSign, &self.env, at);
+                let ours = checker.check(
+                    std::slice::from_ref(own),
+                    Usage::O2oSign,
+                    &self.env,
+                    OffsetDateTime::now_utc(),
+                );
                 if !ours.is_ok() {
                     return Err(Problem::unavailable(format!(
                         "{} is not acceptable now: {ours}; nothing was stored",
