@@ -220,3 +220,27 @@ fn replay_marks_outlive_the_message_and_are_forgotten_by_age() {
     let keys = sdk_relay::store::id_mark_keys("marked-redb", "as4-redb@peer");
     assert!(store.marks(&keys).unwrap().iter().all(Option::is_some));
 }
+
+#[test]
+fn payloads_are_readable_by_the_node_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A payload directory made by an earlier version, open to everyone.
+    std::fs::create_dir_all(dir.path().join("payloads")).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("payloads"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let store = open(dir.path());
+    store
+        .insert_inbound(
+            message("in-private", Direction::Inbound),
+            b"secret",
+            "as4-p@peer",
+        )
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("payloads")), 0o700);
+    assert_eq!(mode(&dir.path().join("payloads/in-private")), 0o600);
+}
