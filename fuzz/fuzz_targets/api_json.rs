@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
                 panic!("an accepted message did not write as a valid document: {e}");
             }
         }
-        Err(errors) => assert!(!errors.is_empty(), "a refusal without a reason"),
+        Err(errors) => assert!(errors.total() > 0, "a refusal without a reason"),
     }
 });
