@@ -4,25 +4,60 @@
 //! jitter until the message expires; a peer that refuses (an ebMS Error) or cannot be trusted ends the message
 //! with MESSAGE_EXCHANGE_ERROR and the reason. The AS4 MessageId is derived from the XHE id, so a resend after
 //! a crash is recognised by the receiver as the same message.
+//!
+//! Peers are kept apart (issue 18): a message takes a sending slot only once it holds a slot of its peer (its
+//! endpoint URL), and one whose peer has none free stays due in the queue, uncounted and unchanged, while the
+//! worker looks past it. So a peer that accepts connections and never answers holds at most its own
+//! `[retry] per_peer` slots, however many messages wait for it, and the messages to everyone else go out on
+//! time. Finding the endpoint is bounded too: one SMP lookup at a time per receiver, within 20 s, and a failed
+//! one answers the receiver's other messages for a while.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{Metrics, Node};
 use crate::as4::ebms::{UserMessage, read_errors};
 use crate::as4::pack::{pack, verify_receipt};
+use crate::directory::ServiceMetadata;
 use crate::directory::smp_http::LookupError;
 use crate::envelope::Xhe;
 use crate::pki::https::{self, Call, ClientError};
 use crate::pki::{CertInfo, Usage};
 use crate::store::{Kind, QueueItem, Status, StoreError};
 use crate::xml::Limits;
+
+/// At most this many messages being sent at once, over all peers.
+const MAX_IN_FLIGHT: usize = 64;
+/// At most this many attempts being prepared (envelope read, SMP lookup, certificate check) at once.
+const MAX_PREPARING: usize = 16;
+/// An SMP lookup (SML, then SMP) that takes longer is given up; the client's own limits are 5 s and 10 s, and
+/// this one holds whatever else could hang.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// A receiver whose lookup failed is not looked up again this soon: its other messages are retried later with
+/// the same reason, instead of each waiting out the same silent SMP.
+const FAILED_LOOKUP_MEMO: Duration = Duration::from_secs(30);
+/// A message whose receiver is being looked up by another attempt waits this long for that answer (a cached
+/// one takes microseconds) before it steps aside and leaves its slot to others.
+const LOOKUP_TURN_WAIT: Duration = Duration::from_millis(250);
+/// Waiting messages are forgotten after this and read from the queue again. A shared store's claim lapses
+/// after 15 minutes; well before then this node lets go, so it never sends a message another node took over.
+const HOLD_AT_MOST: Duration = Duration::from_secs(10 * 60);
+/// Waiting messages remembered at most. More are still attempted in their turn, but a round cannot look past
+/// those it does not remember: beyond this many, isolation degrades to the queue's order.
+const MAX_WAITING: usize = 10_000;
+/// A store that does not claim returns the messages in flight and waiting again with every read, before the
+/// new ones. Beyond this many, the queue is read at most every [`READ_EVERY`], so that a deep queue behind busy
+/// peers costs a bounded share of the node; rounds in between start only what is remembered.
+const CHEAP_LOOK_PAST: usize = 256;
+const READ_EVERY: Duration = Duration::from_millis(250);
+/// The peer and receiver tables drop their idle entries once they grow beyond this.
+const TIDY_ABOVE: usize = 1024;
 
 /// What one attempt came to.
 enum Outcome {
@@ -35,34 +70,95 @@ enum Outcome {
     Failed(String),
 }
 
-/// The outbound worker's shared state.
-pub struct Worker {
-    node: Arc<Node>,
-    in_flight: Mutex<HashSet<String>>,
-    peers: Mutex<HashMap<String, Arc<Semaphore>>>,
+/// What a due message waits for. Waiting is not an attempt: it neither counts nor changes the status.
+enum Wait {
+    /// A slot to be prepared in.
+    Start,
+    /// The answer of a lookup of its receiver that another attempt has under way.
+    Lookup(Receiver),
+    /// A free slot of its peer (the endpoint URL), then one of all.
+    Peer(String),
 }
 
-/// At most this many messages in flight at once, over all peers.
-const MAX_IN_FLIGHT: usize = 64;
+/// What one SMP lookup is about: (participant, document type).
+type Receiver = (String, String);
+
+/// A due message this node holds back.
+struct Waiting {
+    item: QueueItem,
+    on: Wait,
+    /// When this node took it from the queue.
+    since: Instant,
+}
+
+/// One receiver's lookups: one at a time, and the last failure, which answers for a while.
+struct Lookups {
+    turn: Arc<Semaphore>,
+    /// When the lookup under way began.
+    began: Option<Instant>,
+    failed: Option<(Instant, String)>,
+}
+
+/// An envelope ready to go, and where.
+struct Ready {
+    xhe: Xhe,
+    payload: Vec<u8>,
+    meta: ServiceMetadata,
+    /// The receiving AP's id (its certificate's CN).
+    peer: String,
+}
+
+/// What a send holds while it runs: its peer's slot, taken first, and one of all.
+struct Slots {
+    _peer: OwnedSemaphorePermit,
+    _sending: OwnedSemaphorePermit,
+}
+
+/// Where preparing stopped short of a send.
+enum Stop {
+    Wait(Wait),
+    Done(Outcome),
+}
+
+/// The outbound worker's shared state. Locks are taken one at a time, except in a dispatch round, which takes
+/// them in the order of the fields; no lock is held across an await.
+pub struct Worker {
+    node: Arc<Node>,
+    /// Messages a task has: not started again while it runs.
+    in_flight: Mutex<HashSet<String>>,
+    /// Due messages seen and not started, by id.
+    waiting: Mutex<HashMap<String, Waiting>>,
+    /// Per endpoint URL: `[retry] per_peer` slots.
+    peers: Mutex<HashMap<String, Arc<Semaphore>>>,
+    lookups: Mutex<HashMap<Receiver, Lookups>>,
+    /// Sends under way over all peers; taken only with the peer's slot in hand.
+    sending: Arc<Semaphore>,
+    preparing: Arc<Semaphore>,
+}
 
 impl Worker {
     pub fn new(node: Arc<Node>) -> Arc<Worker> {
         Arc::new(Worker {
             node,
             in_flight: Mutex::new(HashSet::new()),
+            waiting: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
+            sending: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            preparing: Arc::new(Semaphore::new(MAX_PREPARING)),
         })
     }
 
     /// Runs until `stop` turns true, then lets the attempts in flight finish.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();
+        let mut read_at = None;
         loop {
             if *stop.borrow() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            self.dispatch(&mut tasks).await;
+            self.dispatch(&mut tasks, &mut read_at).await;
             tokio::select! {
                 _ = self.node.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -72,91 +168,277 @@ impl Worker {
         while tasks.join_next().await.is_some() {}
     }
 
-    async fn dispatch(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
-        let busy = self.lock_in_flight().len();
-        if busy >= MAX_IN_FLIGHT {
+    /// One round: takes new due entries and starts, oldest first, every message whose wait is over, while
+    /// there are slots to prepare them in.
+    async fn dispatch(self: &Arc<Self>, tasks: &mut JoinSet<()>, read_at: &mut Option<Instant>) {
+        if self.preparing.available_permits() == 0 {
             return;
         }
+        self.tidy();
+        let fresh = self.read_queue(read_at).await;
+        let now = OffsetDateTime::now_utc();
+        let per_peer = self.per_peer();
+        let mut chosen = Vec::new();
+        {
+            let mut in_flight = self.lock_in_flight();
+            let mut waiting = self.lock_waiting();
+            waiting.retain(|_, w| w.since.elapsed() < HOLD_AT_MOST);
+            let mut unremembered = Vec::new();
+            for item in fresh {
+                if in_flight.contains(&item.id) {
+                    continue;
+                }
+                if let Some(w) = waiting.get_mut(&item.id) {
+                    w.item = item;
+                } else if waiting.len() < MAX_WAITING {
+                    let waits = Waiting {
+                        item,
+                        on: Wait::Start,
+                        since: Instant::now(),
+                    };
+                    waiting.insert(waits.item.id.clone(), waits);
+                } else {
+                    unremembered.push(item);
+                }
+            }
+            let peers = self.lock_peers();
+            let lookups = self.lock_lookups();
+            let turn_free = |r: &Receiver| {
+                lookups
+                    .get(r)
+                    .is_none_or(|l| l.turn.available_permits() > 0)
+            };
+            let peer_free = |endpoint: &String| {
+                peers
+                    .get(endpoint)
+                    .map_or(per_peer, |s| s.available_permits())
+            };
+            let mut startable: Vec<(OffsetDateTime, String)> = waiting
+                .values()
+                .filter(|w| match &w.on {
+                    // An expired message is only failed: it needs no peer.
+                    _ if now > w.item.expires => true,
+                    Wait::Start => true,
+                    Wait::Lookup(r) => turn_free(r),
+                    Wait::Peer(endpoint) => peer_free(endpoint) > 0,
+                })
+                .map(|w| (w.item.next_attempt, w.item.id.clone()))
+                .collect();
+            startable.sort();
+            // No more messages per peer than it has free slots, nor per receiver than one lookup: the others
+            // would only be prepared to wait again.
+            let mut sending = self.sending.available_permits();
+            let mut slots_left: HashMap<String, usize> = HashMap::new();
+            let mut turns_given: HashSet<Receiver> = HashSet::new();
+            let mut fits = |w: &Waiting| match &w.on {
+                _ if now > w.item.expires => true,
+                Wait::Start => true,
+                Wait::Lookup(r) => turns_given.insert(r.clone()),
+                Wait::Peer(endpoint) => {
+                    let left = slots_left
+                        .entry(endpoint.clone())
+                        .or_insert_with(|| peer_free(endpoint));
+                    let fits = sending > 0 && *left > 0;
+                    if fits {
+                        *left -= 1;
+                        sending -= 1;
+                    }
+                    fits
+                }
+            };
+            let remembered = startable.into_iter().filter_map(|(_, id)| {
+                let w = waiting.get(&id)?;
+                if !fits(w) {
+                    return None;
+                }
+                waiting.remove(&id).map(|w| (w.item, w.since))
+            });
+            let rest = unremembered.into_iter().map(|i| (i, Instant::now()));
+            let mut next = remembered.chain(rest);
+            // The slot first: a message is taken out of waiting only when it will start. The rest keep waiting.
+            while let Ok(permit) = self.preparing.clone().try_acquire_owned()
+                && let Some((item, since)) = next.next()
+            {
+                in_flight.insert(item.id.clone());
+                chosen.push((item, since, permit));
+            }
+        }
+        for (item, since, permit) in chosen {
+            tasks.spawn(self.clone().attempt(item, since, permit));
+        }
+    }
+
+    /// New due entries, as many as could be sent now. A store that does not claim returns those in flight or
+    /// waiting as well, oldest first: they are asked for on top, so the round sees past them to the rest.
+    async fn read_queue(&self, read_at: &mut Option<Instant>) -> Vec<QueueItem> {
+        let take = self
+            .preparing
+            .available_permits()
+            .min(self.sending.available_permits());
+        let known = self.lock_in_flight().len() + self.lock_waiting().len();
+        let lately = read_at.is_some_and(|at| at.elapsed() < READ_EVERY);
+        if take == 0 || (known > CHEAP_LOOK_PAST && lately) {
+            return Vec::new();
+        }
+        *read_at = Some(Instant::now());
         let node = self.node.clone();
         let due = tokio::task::spawn_blocking(move || {
-            node.store
-                .claim(OffsetDateTime::now_utc(), MAX_IN_FLIGHT - busy, busy)
+            node.store.claim(OffsetDateTime::now_utc(), take, known)
         })
         .await;
-        let due = match due {
+        match due {
             Ok(Ok(due)) => due,
-            Ok(Err(e)) => return self.node.log_error(&format!("reading the queue: {e}")),
-            Err(e) => return self.node.log_error(&format!("reading the queue: {e}")),
-        };
-        for item in due {
-            let mut in_flight = self.lock_in_flight();
-            if in_flight.len() >= MAX_IN_FLIGHT {
-                break;
+            Ok(Err(e)) => {
+                self.node.log_error(&format!("reading the queue: {e}"));
+                Vec::new()
             }
-            if !in_flight.insert(item.id.clone()) {
-                continue;
+            Err(e) => {
+                self.node.log_error(&format!("reading the queue: {e}"));
+                Vec::new()
             }
-            drop(in_flight);
-            let worker = self.clone();
-            tasks.spawn(async move {
-                let id = item.id.clone();
-                worker.attempt(item).await;
-                worker.lock_in_flight().remove(&id);
+        }
+    }
+
+    fn lock_in_flight(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_waiting(&self) -> MutexGuard<'_, HashMap<String, Waiting>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_peers(&self) -> MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_lookups(&self) -> MutexGuard<'_, HashMap<Receiver, Lookups>> {
+        self.lookups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops the entries nothing uses: peers with no send under way (a slot held keeps its semaphore
+    /// shared), receivers with no lookup under way and no recent failure.
+    fn tidy(&self) {
+        let mut peers = self.lock_peers();
+        if peers.len() > TIDY_ABOVE {
+            peers.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        drop(peers);
+        let mut lookups = self.lock_lookups();
+        if lookups.len() > TIDY_ABOVE {
+            lookups.retain(|_, l| {
+                Arc::strong_count(&l.turn) > 1
+                    || l.failed
+                        .as_ref()
+                        .is_some_and(|(at, _)| at.elapsed() < FAILED_LOOKUP_MEMO)
             });
         }
     }
 
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    fn per_peer(&self) -> usize {
+        self.node.config.retry.per_peer.max(1) as usize
     }
 
     fn peer_slots(&self, endpoint: &str) -> Arc<Semaphore> {
-        let per_peer = self.node.config.retry.per_peer.max(1) as usize;
-        self.peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let per_peer = self.per_peer();
+        self.lock_peers()
             .entry(endpoint.to_owned())
             .or_insert_with(|| Arc::new(Semaphore::new(per_peer)))
             .clone()
     }
 
-    async fn attempt(&self, item: QueueItem) {
+    fn slots(&self, endpoint: &str) -> Option<Slots> {
+        take_slots(&self.peer_slots(endpoint), &self.sending)
+    }
+
+    /// Attempts `item`, or puts it back to waiting when a slot it needs is taken.
+    async fn attempt(
+        self: Arc<Self>,
+        item: QueueItem,
+        since: Instant,
+        preparing: OwnedSemaphorePermit,
+    ) {
+        let id = item.id.clone();
+        if let Some(on) = self.try_once(&item, preparing).await {
+            let mut waiting = self.lock_waiting();
+            if waiting.len() < MAX_WAITING {
+                waiting.insert(id.clone(), Waiting { item, on, since });
+            }
+        }
+        self.lock_in_flight().remove(&id);
+        // A slot or a lookup turn came free: what waits for it need not wait for the next tick.
+        if !self.lock_waiting().is_empty() {
+            self.node.wake.notify_one();
+        }
+    }
+
+    /// One attempt, recorded; or what it waits for, with nothing recorded.
+    async fn try_once(&self, item: &QueueItem, preparing: OwnedSemaphorePermit) -> Option<Wait> {
         let node = &self.node;
         let started = Instant::now();
+        let stored = match node.store.get(&item.id) {
+            Ok(m) => m,
+            Err(StoreError::NotFound(_)) => return None,
+            Err(e) => {
+                node.log_error(&format!("reading {}: {e}", item.id));
+                return None;
+            }
+        };
+        // Sent, answered or dropped by an operator while it waited: nothing is left to do.
+        if !matches!(
+            stored.status,
+            Status::Scheduled | Status::ScheduledForResend
+        ) {
+            return None;
+        }
         let outcome = if OffsetDateTime::now_utc() > item.expires {
-            let last = node
-                .store
-                .get(&item.id)
-                .ok()
-                .and_then(|m| m.events.last().and_then(|e| e.reason.clone()))
+            let last = stored
+                .events
+                .last()
+                .and_then(|e| e.reason.clone())
                 .unwrap_or_else(|| "no attempt succeeded".into());
             Outcome::Failed(format!(
                 "not delivered before its expiry after {} attempt(s); last: {last}",
                 item.attempts
             ))
         } else {
-            self.send(&item).await
+            match self.prepare(item).await {
+                Err(Stop::Wait(on)) => return Some(on),
+                Err(Stop::Done(outcome)) => outcome,
+                Ok(ready) => {
+                    drop(preparing);
+                    let endpoint = ready.meta.endpoint_url.clone();
+                    let Some(slots) = self.slots(&endpoint) else {
+                        return Some(Wait::Peer(endpoint));
+                    };
+                    self.send(ready, slots).await
+                }
+            }
         };
-        let id = item.id.clone();
-        let kind = node.store.get(&id).map(|m| m.message.kind);
+        self.record(item, stored.message.kind, outcome, started);
+        None
+    }
+
+    fn record(&self, item: &QueueItem, kind: Kind, outcome: Outcome, started: Instant) {
+        let node = &self.node;
+        let id = &item.id;
         let result = match outcome {
             Outcome::Delivered { peer } => {
                 Metrics::count(&node.metrics.sent);
                 node.metrics
                     .send_latency(started.elapsed().as_secs_f64() * 1000.0);
                 let next = match kind {
-                    Ok(Kind::Receipt) => Status::Submitted,
-                    _ => Status::WaitingForReceipt,
+                    Kind::Receipt => Status::Submitted,
+                    Kind::Message => Status::WaitingForReceipt,
                 };
                 node.store
-                    .transition(&id, next, Some(format!("AS4 receipt from {peer} verified")))
+                    .transition(id, next, Some(format!("AS4 receipt from {peer} verified")))
             }
             Outcome::Retry(reason) => {
                 node.metrics.error("retry");
                 let next = OffsetDateTime::now_utc() + backoff(&node.config.retry, item.attempts);
                 if next > item.expires {
                     node.store.transition(
-                        &id,
+                        id,
                         Status::MessageExchangeError,
                         Some(format!(
                             "not delivered before its expiry after {} attempt(s); last: {reason}",
@@ -164,12 +446,12 @@ impl Worker {
                         )),
                     )
                 } else {
-                    node.store.reschedule(&id, next, reason)
+                    node.store.reschedule(id, next, reason)
                 }
             }
             Outcome::Failed(reason) => {
                 node.store
-                    .transition(&id, Status::MessageExchangeError, Some(reason))
+                    .transition(id, Status::MessageExchangeError, Some(reason))
             }
         };
         match result {
@@ -181,21 +463,19 @@ impl Worker {
         }
     }
 
-    async fn send(&self, item: &QueueItem) -> Outcome {
+    /// The envelope, its receiver's AP and a verdict on that AP's certificate: everything short of the send.
+    async fn prepare(&self, item: &QueueItem) -> Result<Ready, Stop> {
         let node = &self.node;
-        let payload = match node.store.payload(&item.id) {
-            Ok(p) => p,
-            Err(e) => return Outcome::Failed(format!("the stored envelope: {e}")),
-        };
-        let xhe = match Xhe::parse(&payload, &Limits::default()) {
-            Ok(x) => x,
-            Err(e) => return Outcome::Failed(format!("the stored envelope is not valid: {e}")),
-        };
-        let meta = match node.lookup(&xhe.to, &xhe.scope.document_id).await {
-            Ok(m) => m,
-            Err(e @ LookupError::NotRegistered { .. }) => return Outcome::Failed(e.to_string()),
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
+        let failed = |why: String| Stop::Done(Outcome::Failed(why));
+        let payload = node
+            .store
+            .payload(&item.id)
+            .map_err(|e| failed(format!("the stored envelope: {e}")))?;
+        let xhe = Xhe::parse(&payload, &Limits::default())
+            .map_err(|e| failed(format!("the stored envelope is not valid: {e}")))?;
+        let meta = self
+            .lookup((xhe.to.clone(), xhe.scope.document_id.clone()))
+            .await?;
         // TF-02: nothing goes to an AP whose certificate is not valid here and now.
         let verdict = node.checker().check(
             std::slice::from_ref(&meta.ap_certificate),
@@ -205,18 +485,96 @@ impl Worker {
         );
         if !verdict.is_ok() {
             node.metrics.error("peer-certificate");
-            return Outcome::Failed(format!(
+            return Err(failed(format!(
                 "the receiving access point's certificate is not acceptable: {verdict}; nothing was sent"
-            ));
+            )));
         }
         let peer = CertInfo::parse(&meta.ap_certificate)
             .ok()
             .and_then(|i| i.common_name)
             .unwrap_or_default();
-        let slots = self.peer_slots(&meta.endpoint_url);
-        let Ok(_slot) = slots.acquire().await else {
-            return Outcome::Retry("shutting down".into());
+        Ok(Ready {
+            xhe,
+            payload,
+            meta,
+            peer,
+        })
+    }
+
+    /// The receiver's SMP entry: one lookup at a time per receiver, each within [`LOOKUP_TIMEOUT`].
+    async fn lookup(&self, receiver: Receiver) -> Result<ServiceMetadata, Stop> {
+        let (turn, patience) = {
+            let mut lookups = self.lock_lookups();
+            let entry = lookups.entry(receiver.clone()).or_insert_with(|| Lookups {
+                turn: Arc::new(Semaphore::new(1)),
+                began: None,
+                failed: None,
+            });
+            // A lookup under way for longer than a cached one takes is not waited for at all.
+            let patience = entry.began.map_or(LOOKUP_TURN_WAIT, |at| {
+                LOOKUP_TURN_WAIT.saturating_sub(at.elapsed())
+            });
+            (entry.turn.clone(), patience)
         };
+        if let Some(why) = self.failed_lately(&receiver) {
+            return Err(Stop::Done(Outcome::Retry(why)));
+        }
+        let Ok(Ok(_turn)) = tokio::time::timeout(patience, turn.acquire_owned()).await else {
+            return Err(Stop::Wait(Wait::Lookup(receiver)));
+        };
+        // The lookup this one waited for may have failed.
+        if let Some(why) = self.failed_lately(&receiver) {
+            return Err(Stop::Done(Outcome::Retry(why)));
+        }
+        let _began = Began::mark(self, &receiver);
+        let (participant, document_id) = &receiver;
+        let answer =
+            match tokio::time::timeout(LOOKUP_TIMEOUT, self.node.lookup(participant, document_id))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(_) => Err(LookupError::Unreachable {
+                    url: format!("the SMP of {participant}"),
+                    detail: format!("no answer within {} s", LOOKUP_TIMEOUT.as_secs()),
+                }),
+            };
+        let failure = match answer {
+            Ok(meta) => return Ok(meta),
+            Err(e @ LookupError::NotRegistered { .. }) => {
+                return Err(Stop::Done(Outcome::Failed(e.to_string())));
+            }
+            Err(e) => e.to_string(),
+        };
+        if let Some(entry) = self.lock_lookups().get_mut(&receiver) {
+            entry.failed = Some((Instant::now(), failure.clone()));
+        }
+        Err(Stop::Done(Outcome::Retry(failure)))
+    }
+
+    fn set_began(&self, receiver: &Receiver, at: Option<Instant>) {
+        if let Some(entry) = self.lock_lookups().get_mut(receiver) {
+            entry.began = at;
+        }
+    }
+
+    fn failed_lately(&self, receiver: &Receiver) -> Option<String> {
+        self.lock_lookups()
+            .get(receiver)
+            .and_then(|l| l.failed.as_ref())
+            .filter(|(at, _)| at.elapsed() < FAILED_LOOKUP_MEMO)
+            .map(|(_, why)| why.clone())
+    }
+
+    /// Packs `ready` for its peer and sends it in `slots`, held until the answer is in or the time is up.
+    async fn send(&self, ready: Ready, slots: Slots) -> Outcome {
+        let _slots = slots;
+        let node = &self.node;
+        let Ready {
+            xhe,
+            payload,
+            meta,
+            peer,
+        } = ready;
         let ap_id = node.config.as4.ap_id.clone();
         let mut message = UserMessage::for_xhe(&xhe, &ap_id, &peer);
         message.message_id = format!("{}@{}", xhe.id, ap_id.to_lowercase());
@@ -278,6 +636,36 @@ impl Worker {
     }
 }
 
+/// Marks a receiver's lookup as under way until dropped, however the lookup ends.
+struct Began<'a> {
+    worker: &'a Worker,
+    receiver: &'a Receiver,
+}
+
+impl<'a> Began<'a> {
+    fn mark(worker: &'a Worker, receiver: &'a Receiver) -> Began<'a> {
+        worker.set_began(receiver, Some(Instant::now()));
+        Began { worker, receiver }
+    }
+}
+
+impl Drop for Began<'_> {
+    fn drop(&mut self) {
+        self.worker.set_began(self.receiver, None);
+    }
+}
+
+/// A slot of the peer, then one of all; `None`, holding neither, when either is taken. Never waits: a busy
+/// peer's message goes back to waiting and the slots go to others.
+fn take_slots(peer: &Arc<Semaphore>, all: &Arc<Semaphore>) -> Option<Slots> {
+    let peer = peer.clone().try_acquire_owned().ok()?;
+    let sending = all.clone().try_acquire_owned().ok()?;
+    Some(Slots {
+        _peer: peer,
+        _sending: sending,
+    })
+}
+
 /// first × 2^attempts, capped, then scaled by a random factor in [0.5, 1.0] so peers coming back are not
 /// hit by every sender at the same instant.
 fn backoff(retry: &crate::config::Retry, attempts: u32) -> time::Duration {
@@ -293,8 +681,34 @@ fn backoff(retry: &crate::config::Retry, attempts: u32) -> time::Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use std::sync::Arc;
+
+    use tokio::sync::Semaphore;
+
+    use super::{backoff, take_slots};
     use crate::config::Retry;
+
+    #[test]
+    fn a_busy_peer_takes_none_of_the_slots_of_all() {
+        let all = Arc::new(Semaphore::new(3));
+        let busy = Arc::new(Semaphore::new(0));
+        assert!(take_slots(&busy, &all).is_none());
+        assert_eq!(all.available_permits(), 3);
+
+        let free = Arc::new(Semaphore::new(2));
+        let held = take_slots(&free, &all).expect("slots of a free peer");
+        assert_eq!((free.available_permits(), all.available_permits()), (1, 2));
+        drop(held);
+        assert_eq!((free.available_permits(), all.available_permits()), (2, 3));
+    }
+
+    #[test]
+    fn no_slot_of_all_gives_back_the_peers() {
+        let none_left = Arc::new(Semaphore::new(0));
+        let peer = Arc::new(Semaphore::new(1));
+        assert!(take_slots(&peer, &none_left).is_none());
+        assert_eq!(peer.available_permits(), 1);
+    }
 
     #[test]
     fn backoff_doubles_within_jitter_and_stops_at_the_cap() {
