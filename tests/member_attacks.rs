@@ -334,6 +334,7 @@ fn a_20_mib_envelope_that_is_not_signed_leaves_a_digest_and_queues_nothing() {
     let queued: Value = serde_json::from_slice(&queue.body).unwrap();
     assert_eq!(queued["data"].as_array().map(Vec::len), Some(0), "{queued}");
     assert!(b.list(&world.rt, "").is_empty());
+    assert_eq!(common::stored::payloads(&b.data), 0, "no payload stored");
     assert!(b.stop());
     // On disk: no file anywhere in B's data directory holds the envelope (the largest is far smaller).
     let largest = largest_file(&b.data);
