@@ -263,13 +263,20 @@ impl Node {
         Ok(())
     }
 
-    /// The sender's CertPub signing certificate for this document type.
+    /// The sender's CertPub signing certificate. CertPub REST binding §3: a receiver looks it up under the
+    /// sender's registration for the Meddelandekvittens (in the envelope's transport model), whatever the
+    /// envelope carries — an organisation that only sends is registered for receipts alone.
     fn sender_certificate(
         &self,
         rt: &Handle,
         xhe: &Xhe,
     ) -> Result<Option<rustls_pki_types::CertificateDer<'static>>, NotTaken> {
-        match rt.block_on(self.lookup(&xhe.from, &xhe.scope.document_id)) {
+        let model = [PayloadKind::Message, PayloadKind::Receipt]
+            .into_iter()
+            .find_map(|k| k.transport_model(&xhe.scope.document_id))
+            .unwrap_or(TransportModel::BaseExtSigEnc);
+        let receipts = PayloadKind::Receipt.document_id(model);
+        match rt.block_on(self.lookup(&xhe.from, &receipts)) {
             Ok(meta) => Ok(meta.signing_certificate),
             // Spec §4.2 row 13: a sender unknown to the SMP gets no receipt.
             Err(e @ LookupError::NotRegistered { .. }) => Err(NotTaken::Refused(EbmsError::new(
