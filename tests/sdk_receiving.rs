@@ -29,3 +29,56 @@ fn a_send_only_sender_is_checked_against_its_receipt_registration() {
     assert_eq!(b.status(&world.rt, &id), "NEW");
     assert!(b.stop());
 }
+
+/// A message from `from` to `to`, signed by `from` but not encrypted, its XML changed by `edit` first.
+fn signed_in_clear(
+    from: &common::node::Node,
+    to: &common::node::Node,
+    edit: impl FnOnce(String, &str) -> String,
+) -> (String, Vec<u8>) {
+    use sdk_relay::envelope::Xhe;
+    use sdk_relay::envelope::ids::TransportModel;
+    let body = serde_json::to_vec(&common::node::message_to(from, to, "Klartext", "Hej")).unwrap();
+    let message = sdk_relay::node::json::read_create(&body).unwrap();
+    let id = message.header.message_id.clone();
+    let xml = Xhe::for_message(
+        message,
+        "urn:fdc:digg.se:edelivery:federation:test",
+        TransportModel::BaseExtSigEnc,
+    )
+    .to_xml()
+    .unwrap();
+    let xml = edit(xml, &id);
+    let doc = sdk_relay::xml::parse(&xml, &sdk_relay::xml::Limits::default()).unwrap();
+    let (pair, cert) = common::node::key_of(from, sdk_relay::pki::Purpose::O2oSign);
+    let signer = sdk_relay::xmlsec::SigningKey::new(&pair, cert).unwrap();
+    let signed = sdk_relay::xmlsec::sign_enveloped(&doc, &signer).unwrap();
+    (id, signed.into_bytes())
+}
+
+#[test]
+fn a_message_breaking_a_content_rule_gets_a_rejected_meddelandekvittens_not_an_ebms_error() {
+    let world = World::new();
+    let (a, mut b) = world.pair();
+    b.start();
+    // The XHE ID is not the messageId (SDK-XHE-MSG-ID): the XHE Header's ID comes first in the envelope.
+    let xhe_id = uuid::Uuid::new_v4().to_string();
+    let (_, xhe) = signed_in_clear(&a, &b, |x, id| x.replacen(id, &xhe_id, 1));
+    let (answer, _) = post_as4(&world, &a, &b, &xhe, fresh_as4_id);
+    assert!(
+        answer.status == 200 && ebms_errors(&answer).is_empty(),
+        "an AS4 receipt, not {:?}",
+        ebms_errors(&answer)
+    );
+    let m = b.message(&world.rt, &xhe_id);
+    assert_eq!(m["attributes"]["messageStatus"], "REJECTED");
+    let reason = m["attributes"]["events"][0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("BV security: SDK-XHE-MSG-ID") && reason.contains("SIG security"),
+        "{reason}"
+    );
+    assert!(b.stop());
+}

@@ -188,10 +188,15 @@ impl Node {
             )
             .into());
         }
-        if !violations.is_empty() {
+        // B1.3.3 §5.3: a message that breaks a rule between its payload and its envelope is answered with a
+        // REJECTED Meddelandekvittens, so its sender reaches a final status; envelope faults stay ebMS errors.
+        let (content, envelope): (Vec<Violation>, Vec<Violation>) = violations
+            .into_iter()
+            .partition(|v| content_rule(&v.rule).is_some());
+        if !envelope.is_empty() {
             return Err(EbmsError::new(
                 ErrorCode::Other,
-                format!("the XHE is not valid: {}", list(&violations)),
+                format!("the XHE is not valid: {}", list(&envelope)),
             )
             .into());
         }
@@ -200,7 +205,12 @@ impl Node {
         self.hosted(&xhe)?;
         self.fresh(&xhe)?;
         match kind {
-            PayloadKind::Message => self.take_message(rt, received, &doc, &xhe),
+            PayloadKind::Message => self.take_message(rt, received, &doc, &xhe, &content),
+            PayloadKind::Receipt if !content.is_empty() => Err(EbmsError::new(
+                ErrorCode::Other,
+                format!("the XHE is not valid: {}", list(&content)),
+            )
+            .into()),
             PayloadKind::Receipt => self.take_receipt(rt, &doc, &xhe),
         }
     }
@@ -296,6 +306,7 @@ impl Node {
         received: &Received,
         doc: &Doc<'_>,
         xhe: &Xhe,
+        content: &[Violation],
     ) -> Result<(), NotTaken> {
         let um = &received.message;
         let pinned = self.sender_certificate(rt, xhe)?;
@@ -316,7 +327,7 @@ impl Node {
             self.duplicate(um, existing);
             return Ok(());
         }
-        let (verdict, payload, message) = self.judge(doc, &trusted, xhe, um)?;
+        let (verdict, payload, message) = self.judge(doc, &trusted, xhe, um, content)?;
         let function = xhe.payload.handling_service_id.clone();
         let record = NewMessage {
             id: xhe.id.clone(),
@@ -605,15 +616,19 @@ impl Node {
         trusted: &Trusted<'_, '_>,
         xhe: &Xhe,
         um: &UserMessage,
+        content: &[Violation],
     ) -> Result<(Verdict, Vec<u8>, Option<Message>), NotTaken> {
         if !xhe.payload.encrypted() {
+            // Only a payload in clear lets the envelope rules see the message, so only here do they apply.
+            let mut lines = vec![line(
+                ReasonCode::Sig,
+                "security",
+                "NA",
+                "the message is not encrypted as its transport model requires".into(),
+            )];
+            lines.extend(content.iter().filter_map(content_line));
             return Ok((
-                Verdict::Rejected(vec![line(
-                    ReasonCode::Sig,
-                    "security",
-                    "NA",
-                    "the message is not encrypted as its transport model requires".into(),
-                )]),
+                Verdict::Rejected(lines),
                 doc.source().as_bytes().to_vec(),
                 None,
             ));
@@ -894,6 +909,28 @@ fn describe(lines: &[LineResponse]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The B1.3.3 §5.3 reason (class, detail code) of a rule between a message and its envelope; `None` for a
+/// rule of the envelope itself.
+fn content_rule(rule: &str) -> Option<(ReasonCode, &'static str)> {
+    match rule {
+        "SDK-XHE-MSG-ID" | "SDK-XHE-MSG-RECIPIENT" | "SDK-XHE-MSG-FUNCTION" => {
+            Some((ReasonCode::Bv, "security"))
+        }
+        "SDK-XHE-MSG-SENDER" => Some((ReasonCode::Bv, "invariant")),
+        _ => None,
+    }
+}
+
+fn content_line(v: &Violation) -> Option<LineResponse> {
+    let (code, detail) = content_rule(&v.rule)?;
+    Some(line(
+        code,
+        detail,
+        &v.location,
+        format!("{}: {}", v.rule, v.message),
+    ))
 }
 
 /// Envelopes kept under `refused/` at most: small ones from many senders must not fill the disk either.
