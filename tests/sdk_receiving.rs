@@ -82,3 +82,83 @@ fn a_message_breaking_a_content_rule_gets_a_rejected_meddelandekvittens_not_an_e
     );
     assert!(b.stop());
 }
+
+#[test]
+fn a_meddelandekvittens_without_handling_service_id_resolves_its_message() {
+    use sdk_relay::envelope::ids::TransportModel;
+    use sdk_relay::envelope::{Receipt, Xhe};
+    let world = World::new();
+    let (mut a, b) = world.pair();
+    a.start();
+    // A sends to B, which is not running: the message waits in A's queue.
+    let id = common::node::created_id(&a.post(
+        &world.rt,
+        &common::node::message_to(&a, &b, "Utan funktion", "Hej"),
+    ));
+    // B's ACCEPTED Meddelandekvittens for it, without HandlingServiceID (0..1 in the XHE profile).
+    let receipt = Receipt::accepted(&b.org, &a.org, &id);
+    let xml = Xhe::for_receipt(
+        receipt,
+        "NA",
+        "urn:fdc:digg.se:edelivery:federation:test",
+        TransportModel::BaseExtSigEnc,
+    )
+    .to_xml()
+    .unwrap();
+    let start = xml.find("<HandlingServiceID>").expect("HandlingServiceID");
+    let end = xml.find("</HandlingServiceID>").unwrap() + "</HandlingServiceID>".len();
+    let xml = format!("{}{}", &xml[..start], &xml[end..]);
+    let doc = sdk_relay::xml::parse(&xml, &sdk_relay::xml::Limits::default()).unwrap();
+    let (pair, cert) = common::node::key_of(&b, sdk_relay::pki::Purpose::O2oSign);
+    let signer = sdk_relay::xmlsec::SigningKey::new(&pair, cert).unwrap();
+    let signed = sdk_relay::xmlsec::sign_enveloped(&doc, &signer).unwrap();
+    let (answer, _) = post_as4(&world, &b, &a, signed.as_bytes(), |m| {
+        fresh_as4_id(m);
+        m.action = format!("busdox-docid-qns::{}", common::node::RECEIPT_DOC);
+    });
+    assert!(
+        answer.status == 200 && ebms_errors(&answer).is_empty(),
+        "{:?}",
+        ebms_errors(&answer)
+    );
+    a.wait_status(
+        &world.rt,
+        &id,
+        "ACCEPTED",
+        std::time::Duration::from_secs(20),
+    );
+    assert!(a.stop());
+}
+
+#[test]
+fn a_message_without_handling_service_id_is_delivered_to_its_functional_address() {
+    let world = World::new();
+    let (a, mut b) = world.pair();
+    b.start();
+    let (id, xhe) = sealed_xhe(&a, &b, |x| {
+        let start = x.find("<HandlingServiceID>").expect("HandlingServiceID");
+        let end = x.find("</HandlingServiceID>").unwrap() + "</HandlingServiceID>".len();
+        format!("{}{}", &x[..start], &x[end..])
+    });
+    let (answer, _) = post_as4(&world, &a, &b, &xhe, fresh_as4_id);
+    assert!(
+        answer.status == 200 && ebms_errors(&answer).is_empty(),
+        "{:?}",
+        ebms_errors(&answer)
+    );
+    let m = b.message(&world.rt, &id);
+    assert_eq!(m["attributes"]["messageStatus"], "NEW", "{m:#}");
+    // Listed in the functional address's mailbox.
+    let mailbox = b.list(
+        &world.rt,
+        &format!(
+            "filter[recipientAttention.subOrganization.extension]={}",
+            b.functions[0]
+        ),
+    );
+    assert!(
+        mailbox.iter().any(|m| m["id"] == id.as_str()),
+        "{mailbox:#?}"
+    );
+    assert!(b.stop());
+}

@@ -190,8 +190,11 @@ impl Node {
         }
         // B1.3.3 §5.3: a message that breaks a rule between its payload and its envelope is answered with a
         // REJECTED Meddelandekvittens, so its sender reaches a final status; envelope faults stay ebMS errors.
+        // A receipt is routed by its DocumentReference: one without HandlingServiceID (0..1 in the XHE
+        // profile, which asks receivers to cope) is taken, though B1.3.3 asks senders to set it.
         let (content, envelope): (Vec<Violation>, Vec<Violation>) = violations
             .into_iter()
+            .filter(|v| v.rule != "SDK-XHE-RCPT-FUNCTION")
             .partition(|v| content_rule(&v.rule).is_some());
         if !envelope.is_empty() {
             return Err(EbmsError::new(
@@ -328,7 +331,13 @@ impl Node {
             return Ok(());
         }
         let (verdict, payload, message) = self.judge(doc, &trusted, xhe, um, content)?;
-        let function = xhe.payload.handling_service_id.clone();
+        // XHE profile §2.2: HandlingServiceID is 0..1 and a receiver copes without it; the message names
+        // the functional address itself.
+        let function = xhe
+            .payload
+            .handling_service_id
+            .clone()
+            .or_else(|| message.as_ref().and_then(recipient_function));
         let record = NewMessage {
             id: xhe.id.clone(),
             direction: Direction::Inbound,
@@ -739,18 +748,18 @@ impl Node {
             "/messagePayload/message/messageHeader/sender/senderID",
             "Wrong or unknown sender-id".into(),
         );
-        let function = h
-            .recipient
-            .attention
-            .as_ref()
-            .map(|a| a.sub_organization.id.extension.clone())
-            .unwrap_or_default();
+        let function = recipient_function(message).unwrap_or_default();
         let at = "/messagePayload/message/messageHeader/recipient/attention/subOrganization";
+        // B1.3.3 §3.2: a HandlingServiceID that is not the message's functional address is "Wrong or unknown
+        // xha:HandlingServiceID", BV not-found; one that is missing is no fault (XHE profile §2.2).
         check(
-            Some(&function) == xhe.payload.handling_service_id.as_ref(),
-            "security",
+            xhe.payload
+                .handling_service_id
+                .as_ref()
+                .is_none_or(|h| *h == function),
+            "not-found",
             at,
-            "the functional address is not the XHE HandlingServiceID".into(),
+            "Wrong or unknown xha:HandlingServiceID".into(),
         );
         let known = self
             .book
@@ -909,6 +918,16 @@ fn describe(lines: &[LineResponse]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The functional address a message is for (its recipient's attention subOrganization).
+fn recipient_function(message: &Message) -> Option<String> {
+    message
+        .header
+        .recipient
+        .attention
+        .as_ref()
+        .map(|a| a.sub_organization.id.extension.clone())
 }
 
 /// The B1.3.3 §5.3 reason (class, detail code) of a rule between a message and its envelope; `None` for a
