@@ -50,6 +50,14 @@ pub struct As4 {
     pub public_url: String,
     /// This access point's id, the CN of its AP certificate (`AP0001-SDK-QA`).
     pub ap_id: String,
+    /// How far a peer's signed `wsu:Timestamp` Created may lie in our future before its message or receipt is
+    /// refused (EBMS:0103); WSS4J's default future time-to-live is the same 60 s.
+    #[serde(default = "default_clock_skew_seconds")]
+    pub clock_skew_seconds: u64,
+}
+
+fn default_clock_skew_seconds() -> u64 {
+    60
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -420,6 +428,13 @@ impl NodeConfig {
                 self.as4.ap_id
             ));
         }
+        // Beyond an hour the check no longer tells a wrong clock from a message made to be replayed later.
+        if self.as4.clock_skew_seconds > 3600 {
+            out.push(format!(
+                "[as4] clock_skew_seconds = {} must be at most 3600 (keep the clocks in sync with NTP)",
+                self.as4.clock_skew_seconds
+            ));
+        }
         if let Some(ca) = &self.smp.ca_file
             && !ca.is_file()
         {
@@ -502,6 +517,9 @@ listen = "0.0.0.0:8444"
 public_url = "https://ap.example.se:8444/as4"
 # This access point's id: the CN of its AP certificate.
 ap_id = "AP0001-SDK-QA"
+# How far a peer's clock may run ahead of ours: a message or receipt whose signed Timestamp was created
+# further in the future is refused (EBMS:0103), as is one whose Timestamp has expired.
+clock_skew_seconds = 60
 
 [smp]
 # Either a fixed SMP (test federations)...

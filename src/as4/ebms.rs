@@ -273,11 +273,7 @@ fn text(el: El<'_, '_>) -> Result<String, EbmsError> {
 
 fn message_info(w: &mut Writer, timestamp: &OffsetDateTime, id: &str, ref_to: Option<&str>) {
     w.start("eb:MessageInfo", &[]);
-    let ts = timestamp
-        .to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default();
-    w.leaf("eb:Timestamp", &[], &ts);
+    w.leaf("eb:Timestamp", &[], &super::wssec::xml_datetime(*timestamp));
     w.leaf("eb:MessageId", &[], id);
     if let Some(r) = ref_to {
         w.leaf("eb:RefToMessageId", &[], r);

@@ -137,6 +137,8 @@ pub struct ReceivePolicy<'c> {
     pub inflate: InflateLimits,
     pub mime: MimeLimits,
     pub xml: Limits,
+    /// How far a sender's `wsu:Created` may lie in our future (its clock running ahead).
+    pub clock_skew: time::Duration,
 }
 
 impl<'c> ReceivePolicy<'c> {
@@ -149,8 +151,22 @@ impl<'c> ReceivePolicy<'c> {
             inflate: InflateLimits::default(),
             mime: MimeLimits::default(),
             xml: Limits::default(),
+            clock_skew: wssec::DEFAULT_CLOCK_SKEW,
         }
     }
+
+    /// The same policy with another clock skew (`[as4] clock_skew_seconds`).
+    pub fn with_clock_skew(self, skew: std::time::Duration) -> Self {
+        ReceivePolicy {
+            clock_skew: duration(skew),
+            ..self
+        }
+    }
+}
+
+/// A configured skew as a signed duration; one too large for it is as good as no limit.
+fn duration(skew: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(skew).unwrap_or(time::Duration::MAX)
 }
 
 /// A received, verified, decrypted and decompressed message; payloads in memory, or spooled (`Spool`) when
@@ -236,6 +252,10 @@ pub fn unpack_from(
         .map(|a| a.content_id.as_str())
         .collect();
     let check = wssec::verify(&doc, &attachment_ids).map_err(&refused)?;
+    // Judged only once verify has proved the Timestamp is signed, so the dates are the sender's own.
+    if let Some(timestamp) = parts.timestamp {
+        wssec::check_timestamp(timestamp, policy.at, policy.clock_skew).map_err(&refused)?;
+    }
     check_sender(&check.signer, &message, policy).map_err(&refused)?;
     let (encrypted, content_key) = wsenc::read(parts.security, key).map_err(&refused)?;
     if streamed.attachments.len() != message.payloads.len() {
@@ -349,11 +369,30 @@ pub fn receipt<P>(received: &Received<P>, signer: &ApSigner) -> Result<String, E
 }
 
 /// Checks a receipt against what was sent: its signature (by `expected_signer`, the receiving AP's
-/// certificate), `RefToMessageId`, and NRR references equal to the ones we signed. EBMS:0302 otherwise.
+/// certificate), its signed Timestamp (now, with the default clock skew), `RefToMessageId`, and NRR
+/// references that are the ones we signed, in any order. EBMS:0302 otherwise; an expired or future
+/// Timestamp is EBMS:0103.
 pub fn verify_receipt(
     receipt: &[u8],
     sent: &Packed,
     expected_signer: &CertificateDer<'_>,
+) -> Result<(), EbmsError> {
+    verify_receipt_at(
+        receipt,
+        sent,
+        expected_signer,
+        OffsetDateTime::now_utc(),
+        wssec::DEFAULT_CLOCK_SKEW.unsigned_abs(),
+    )
+}
+
+/// [`verify_receipt`] at `now`, allowing the receiving AP's clock to run `clock_skew` ahead of ours.
+pub fn verify_receipt_at(
+    receipt: &[u8],
+    sent: &Packed,
+    expected_signer: &CertificateDer<'_>,
+    now: OffsetDateTime,
+    clock_skew: std::time::Duration,
 ) -> Result<(), EbmsError> {
     let invalid = |detail: String| EbmsError::new(ErrorCode::InvalidReceipt, detail);
     let doc =
@@ -365,6 +404,11 @@ pub fn verify_receipt(
         ));
     }
     let parts = Parts::locate(&doc).map_err(|e| invalid(e.to_string()))?;
+    // A stale receipt is kept apart from a wrong one (EBMS:0103, as for messages): it is authentic, but
+    // WSS4J would refuse it the same way, and a replayed old receipt must not settle a new attempt.
+    if let Some(timestamp) = parts.timestamp {
+        wssec::check_timestamp(timestamp, now, duration(clock_skew))?;
+    }
     let signal = parts
         .messaging
         .child(crate::xml::names::EB, "SignalMessage")
@@ -407,10 +451,38 @@ pub fn verify_receipt(
                 .unwrap_or_default(),
         })
         .collect();
-    if nrr != sent.references {
-        return Err(invalid(
-            "the NRR references are not the ones we signed".into(),
-        ));
+    same_references(&nrr, &sent.references).map_err(invalid)
+}
+
+/// The NRR of a receipt names each reference we signed exactly once, with the same transforms, digest
+/// method and digest, and nothing else; order is free (ebBP does not fix it, and peers reorder).
+fn same_references(nrr: &[NrrReference], signed: &[NrrReference]) -> Result<(), String> {
+    // By URI in maps: the receipt is the peer's, and its entry count is bounded only by the XML limits.
+    let ours: std::collections::HashMap<&str, &NrrReference> =
+        signed.iter().map(|s| (s.uri.as_str(), s)).collect();
+    let mut named = std::collections::HashSet::new();
+    for r in nrr {
+        if !named.insert(r.uri.as_str()) {
+            return Err(format!("the NRR names {} twice", r.uri));
+        }
+        match ours.get(r.uri.as_str()) {
+            None => {
+                return Err(format!(
+                    "the NRR names {}, which the message's signature does not reference",
+                    r.uri
+                ));
+            }
+            Some(s) if *s != r => {
+                return Err(format!(
+                    "the NRR entry for {} differs from what we signed (transforms, digest method or digest)",
+                    r.uri
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(missing) = signed.iter().find(|s| !named.contains(s.uri.as_str())) {
+        return Err(format!("the NRR does not name {}", missing.uri));
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use bergshamra::xml::NodeSet;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 
 use super::ebms::{MESSAGING_ID, NrrReference};
 use super::error::{EbmsError, ErrorCode};
@@ -40,10 +41,8 @@ pub fn security_start(
     extra: &str,
 ) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let created = now.format(&Rfc3339).unwrap_or_default();
-    let expires = (now + time::Duration::minutes(5))
-        .format(&Rfc3339)
-        .unwrap_or_default();
+    let created = xml_datetime(now);
+    let expires = xml_datetime(now + time::Duration::minutes(5));
     format!(
         "<wsse:Security xmlns:wsse=\"{WSSE}\" S12:mustUnderstand=\"true\">\
 <wsse:BinarySecurityToken EncodingType=\"{BASE64_BINARY}\" ValueType=\"{X509V3}\" wsu:Id=\"{BST_ID}\">{cert}</wsse:BinarySecurityToken>\
@@ -53,6 +52,62 @@ pub fn security_start(
 }
 
 pub const SECURITY_END: &str = "</wsse:Security>";
+
+/// The one way the as4 module writes a dateTime (`wsu:Created`, `wsu:Expires`, `eb:Timestamp`): UTC, `Z`,
+/// exactly three fraction digits. WSS4J refuses more than three in a Timestamp (BSP R3220/R3229) and
+/// Domibus parses `eb:Timestamp` only with 0, 3, 6 or 9, so milliseconds are the width both take.
+pub fn xml_datetime(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    // Only a year outside 0000..=9999 fails to format; no clock we read gets there.
+    .unwrap_or_default()
+}
+
+/// The default tolerance for a peer's clock running ahead of ours (WSS4J's future time-to-live is 60 s).
+pub const DEFAULT_CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
+
+/// Judges a signed `wsu:Timestamp` at `now` as WSS4J's TimestampValidator does: refused when `Expires` has
+/// passed, or when `Created` lies further than `skew` in the future. Refusals are EBMS:0103
+/// PolicyNoncompliance, not 0101: the signature is sound, the message is merely outside the freshness
+/// policy, which WSS4J reports as `wsse:MessageExpired` / invalid timestamp, not as `wsse:FailedAuthentication`.
+pub fn check_timestamp(
+    timestamp: El<'_, '_>,
+    now: OffsetDateTime,
+    skew: time::Duration,
+) -> Result<(), EbmsError> {
+    let read = |local: &str| -> Result<Option<OffsetDateTime>, EbmsError> {
+        let found: Vec<El<'_, '_>> = timestamp.children_named(WSU, local).collect();
+        match found.as_slice() {
+            [] => Ok(None),
+            [one] => {
+                let text = one.text();
+                OffsetDateTime::parse(text.trim(), &Rfc3339)
+                    .map(Some)
+                    .map_err(|e| policy(format!("wsu:{local} is not a UTC dateTime: {e}")))
+            }
+            _ => Err(policy(format!("two wsu:{local} in the Timestamp"))),
+        }
+    };
+    let created = read("Created")?.ok_or_else(|| policy("the wsu:Timestamp has no wsu:Created"))?;
+    if created > now + skew {
+        return Err(policy(format!(
+            "the wsu:Timestamp was created {} in the future, beyond the allowed clock skew of {} s",
+            created - now,
+            skew.whole_seconds()
+        )));
+    }
+    if let Some(expires) = read("Expires")?
+        && expires < now
+    {
+        return Err(policy(format!(
+            "the wsu:Timestamp expired {} ago",
+            now - expires
+        )));
+    }
+    Ok(())
+}
 
 /// Signs the envelope `unsigned` (whose Security header is `security_start` + [`SECURITY_END`]) and the
 /// attachments `(content_id, base64 SHA-256 of the content)`: returns the signed envelope and the references,
