@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 
 use super::{Metrics, Node};
 use crate::as4::ebms::{UserMessage, read_errors};
-use crate::as4::pack::{pack, verify_receipt};
+use crate::as4::pack::{pack, verify_receipt_at};
 use crate::directory::ServiceMetadata;
 use crate::directory::smp_http::LookupError;
 use crate::envelope::Xhe;
@@ -626,7 +626,9 @@ impl Worker {
         if answer.status != 200 {
             return Outcome::Retry(format!("{peer} answered HTTP {}", answer.status));
         }
-        match verify_receipt(&answer.body, &packed, &meta.ap_certificate) {
+        let skew = Duration::from_secs(node.config.as4.clock_skew_seconds);
+        let now = OffsetDateTime::now_utc();
+        match verify_receipt_at(&answer.body, &packed, &meta.ap_certificate, now, skew) {
             Ok(()) => Outcome::Delivered { peer },
             Err(e) => {
                 node.metrics.error(e.code.as_str());

@@ -100,7 +100,9 @@ impl Node {
     pub fn receive_as4(self: &Arc<Self>, rt: &Handle, content_type: &str, body: &[u8]) -> Answer {
         self.forget_old_marks();
         let checker = self.checker();
-        let policy = ReceivePolicy::new(&checker, &self.env);
+        let policy = ReceivePolicy::new(&checker, &self.env).with_clock_skew(
+            std::time::Duration::from_secs(self.config.as4.clock_skew_seconds),
+        );
         let received = match unpack(content_type, body, &policy, &self.keys.ap_decrypt) {
             Ok(r) => r,
             Err(refused) => {
