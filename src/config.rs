@@ -73,6 +73,16 @@ pub struct Smp {
     /// CA certificates (PEM) for https SMPs; by default the system's (`SSL_CERT_FILE`, or Debian's bundle).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Endpoint transport profile ids taken from an SMP answer, in order of preference.
+    #[serde(default = "default_transport_profiles")]
+    pub transport_profiles: Vec<String>,
+}
+
+fn default_transport_profiles() -> Vec<String> {
+    crate::directory::smp::DEFAULT_TRANSPORT_PROFILES
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -443,6 +453,19 @@ impl NodeConfig {
                 ca.display().to_string()
             ));
         }
+        // An empty list would make every lookup fail with "no endpoint", far from the cause.
+        if self.smp.transport_profiles.is_empty()
+            || self
+                .smp
+                .transport_profiles
+                .iter()
+                .any(|p| p.trim().is_empty())
+        {
+            out.push(
+                "[smp] transport_profiles must name at least one transport profile id, none of them empty"
+                    .into(),
+            );
+        }
         match (&self.smp.url, &self.smp.sml_zone, &self.smp.dns) {
             (Some(url), None, _) if url.starts_with("http") => {}
             (Some(_), Some(_), _) => out.push(
@@ -531,6 +554,8 @@ url = "http://127.0.0.1:8081"
 cache_seconds = 3600
 # https SMPs are checked against the system's CA certificates, or these (PEM; relative to this file).
 # ca_file = "web-ca.pem"
+# The endpoint transport profiles taken from an SMP answer; the first in this list that the SMP publishes wins.
+# transport_profiles = ["digg-transport-as4-v1_0", "digg-transport-as4-v1_2"]
 
 [retry]
 # Sending to a peer that does not answer: exponential back-off with jitter from first to max delay, until

@@ -1,6 +1,7 @@
 //! OASIS BDX SMP 1.0 documents as SDK uses them (§6.3, §6.4): the ServiceGroup, and the SignedServiceMetadata
-//! with the endpoint (transport profile `digg-transport-as4-v1_0`, URL, AP certificate) and DIGG's CertPub
-//! extension (the organisation's signing and encryption certificates), signed by the SMP.
+//! with the endpoint (transport profile `digg-transport-as4-v1_0` written; v1_0 and v1_2, or what
+//! `[smp] transport_profiles` names, read), URL, AP certificate) and DIGG's CertPub extension (the
+//! organisation's signing and encryption certificates, one Extension each), signed by the SMP.
 
 use base64::Engine;
 use rustls_pki_types::CertificateDer;
@@ -15,6 +16,11 @@ pub const SMP_NS: &str = "http://docs.oasis-open.org/bdxr/ns/SMP/2016/05";
 pub const SMC_NS: &str = "http://docs.oasis-open.org/bdxr/ns/SMP/2/AggregateComponents";
 pub const SMB_NS: &str = "http://docs.oasis-open.org/bdxr/ns/SMP/2/BasicComponents";
 pub const TRANSPORT_PROFILE: &str = "digg-transport-as4-v1_0";
+/// The transport profile ids an endpoint may carry by default (`[smp] transport_profiles`): v1_0 is the id in
+/// DIGG's code list and transport profile; v1_2 is the later version of that profile, which SMPs may publish
+/// instead, so a peer that moved to it is still reached.
+pub const DEFAULT_TRANSPORT_PROFILES: [&str; 2] =
+    ["digg-transport-as4-v1_0", "digg-transport-as4-v1_2"];
 pub use crate::envelope::ids::PROCESS_ID_SCHEME as PROCESS_SCHEME;
 pub const CERTPUB_EXTENSION: &str = "urn:fdc:digg.se:edelivery:xml-extension:smp-certpub:1.0";
 pub const CERTPUB_SIGNING: &str = "urn:fdc:digg.se:edelivery:certpub:signing-cert";
@@ -143,22 +149,21 @@ pub fn write_signed_service_metadata(
     .into_iter()
     .filter_map(|(t, c)| c.map(|c| (t, c)))
     .collect();
-    if !certpub.is_empty() {
+    // CertPub REST binding §2.2: Extension is 1..n and each holds exactly one smc:Certificate (1..1).
+    for (type_code, cert) in certpub {
         w.start("Extension", &[]);
         w.leaf("ExtensionID", &[], CERTPUB_EXTENSION);
-        for (type_code, cert) in certpub {
-            w.start(
-                "smc:Certificate",
-                &[("xmlns:smc", SMC_NS), ("xmlns:smb", SMB_NS)],
-            );
-            w.leaf("smb:TypeCode", &[], type_code);
-            w.leaf(
-                "smb:ContentBinaryObject",
-                &[("mimeCode", "application/base64")],
-                &b64.encode(cert),
-            );
-            w.end();
-        }
+        w.start(
+            "smc:Certificate",
+            &[("xmlns:smc", SMC_NS), ("xmlns:smb", SMB_NS)],
+        );
+        w.leaf("smb:TypeCode", &[], type_code);
+        w.leaf(
+            "smb:ContentBinaryObject",
+            &[("mimeCode", "application/base64")],
+            &b64.encode(cert),
+        );
+        w.end();
         w.end();
     }
     w.end();
@@ -183,6 +188,16 @@ pub fn read_signed_service_metadata(
     bytes: &[u8],
     trust: &SmpTrust<'_>,
 ) -> Result<ServiceMetadata, SmpError> {
+    read_signed_service_metadata_for(bytes, trust, &DEFAULT_TRANSPORT_PROFILES)
+}
+
+/// As [`read_signed_service_metadata`], taking the first endpoint whose transport profile is in `profiles`
+/// (in the order of `profiles`, so configuration decides which one wins when an SMP publishes several).
+pub fn read_signed_service_metadata_for<S: AsRef<str>>(
+    bytes: &[u8],
+    trust: &SmpTrust<'_>,
+    profiles: &[S],
+) -> Result<ServiceMetadata, SmpError> {
     let doc = parse_bytes(bytes, &Limits::default()).map_err(|e| SmpError::Xml(e.to_string()))?;
     let root = doc.root();
     if !root.is(SMP_NS, "SignedServiceMetadata") {
@@ -203,7 +218,7 @@ pub fn read_signed_service_metadata(
             CertInfo::parse(&verified.signer).map_or_else(|e| e.to_string(), |i| i.subject);
         return Err(SmpError::Untrusted { subject, verdict });
     }
-    read_metadata(&doc)
+    read_metadata(&doc, profiles)
 }
 
 fn content(detail: impl Into<String>) -> SmpError {
@@ -224,34 +239,81 @@ fn certificate(el: El<'_, '_>, what: &str) -> Result<CertificateDer<'static>, Sm
     Ok(CertificateDer::from(der))
 }
 
+const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const PEM_END: &str = "-----END CERTIFICATE-----";
+
+/// A CertPub `ContentBinaryObject`: the binding says "the certificate in PEM format (base64 encoded)" with
+/// mimeCode application/base64, which publishers read either as base64 DER or as a whole PEM block, so both
+/// are taken.
+pub fn certpub_certificate(text: &str, what: &str) -> Result<CertificateDer<'static>, SmpError> {
+    let trimmed = text.trim();
+    let body = if let Some(rest) = trimmed.strip_prefix(PEM_BEGIN) {
+        rest.trim_end()
+            .strip_suffix(PEM_END)
+            .ok_or_else(|| content(format!("{what}: PEM without its {PEM_END} line")))?
+    } else if trimmed.contains("-----") {
+        return Err(content(format!(
+            "{what}: neither base64 DER nor a PEM CERTIFICATE block"
+        )));
+    } else {
+        trimmed
+    };
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|e| content(format!("{what} is neither base64 DER nor PEM: {e}")))?;
+    CertInfo::parse(&der).map_err(|e| content(format!("{what}: {e}")))?;
+    Ok(CertificateDer::from(der))
+}
+
 /// Reads a SignedServiceMetadata's content **without** checking its signature: only for fuzzing the reader
 /// behind the signature check, which garbage never gets past. Routing uses [`read_signed_service_metadata`].
 #[doc(hidden)]
 pub fn read_unverified_service_metadata(bytes: &[u8]) -> Result<ServiceMetadata, SmpError> {
     let doc = parse_bytes(bytes, &Limits::default()).map_err(|e| SmpError::Xml(e.to_string()))?;
-    read_metadata(&doc)
+    read_metadata(&doc, &DEFAULT_TRANSPORT_PROFILES)
 }
 
 /// Reads the verified document. Unknown extensions are ignored; the endpoint must use SDK's transport profile.
-fn read_metadata(doc: &Doc<'_>) -> Result<ServiceMetadata, SmpError> {
+fn read_metadata<S: AsRef<str>>(
+    doc: &Doc<'_>,
+    profiles: &[S],
+) -> Result<ServiceMetadata, SmpError> {
     let info = one(one(doc.root(), "ServiceMetadata")?, "ServiceInformation")?;
     let participant =
         ParticipantId::parse(&one(info, "ParticipantIdentifier")?.text()).map_err(content)?;
     let document_id = one(info, "DocumentIdentifier")?.text().trim().to_owned();
     let process = one(one(info, "ProcessList")?, "Process")?;
     let process_id = one(process, "ProcessIdentifier")?.text().trim().to_owned();
-    let endpoint = one(process, "ServiceEndpointList")?
+    let endpoints: Vec<_> = one(process, "ServiceEndpointList")?
         .children_named(SMP_NS, "Endpoint")
-        .find(|e| e.attr("transportProfile") == Some(TRANSPORT_PROFILE))
+        .collect();
+    let endpoint = profiles
+        .iter()
+        .find_map(|p| {
+            endpoints
+                .iter()
+                .find(|e| e.attr("transportProfile") == Some(p.as_ref()))
+        })
+        .copied()
         .ok_or_else(|| {
+            let offered: Vec<&str> = endpoints
+                .iter()
+                .map(|e| e.attr("transportProfile").unwrap_or("(none)"))
+                .collect();
+            let accepted: Vec<&str> = profiles.iter().map(AsRef::as_ref).collect();
             content(format!(
-                "no endpoint with transport profile {TRANSPORT_PROFILE}"
+                "no endpoint with an accepted transport profile (offered: {}; accepted: {})",
+                offered.join(", "),
+                accepted.join(", ")
             ))
         })?;
     let endpoint_url = one(endpoint, "EndpointURI")?.text().trim().to_owned();
     let ap_certificate = certificate(one(endpoint, "Certificate")?, "the endpoint certificate")?;
     let mut signing_certificate = None;
     let mut encryption_certificate = None;
+    // One Extension per certificate is what the binding describes and what `smp serve` writes; SMPs that put
+    // both certificates in one Extension (as sdk-relay did before) are still read, since peers run either.
     for extension in info.children_named(SMP_NS, "Extension") {
         let is_certpub = extension
             .child(SMP_NS, "ExtensionID")
@@ -268,12 +330,16 @@ fn read_metadata(doc: &Doc<'_>) -> Result<ServiceMetadata, SmpError> {
             };
             match type_code.as_deref() {
                 Some(CERTPUB_SIGNING) => {
-                    signing_certificate =
-                        Some(certificate(body, "the CertPub signing certificate")?)
+                    signing_certificate = Some(certpub_certificate(
+                        &body.text(),
+                        "the CertPub signing certificate",
+                    )?)
                 }
                 Some(CERTPUB_ENCRYPTION) => {
-                    encryption_certificate =
-                        Some(certificate(body, "the CertPub encryption certificate")?)
+                    encryption_certificate = Some(certpub_certificate(
+                        &body.text(),
+                        "the CertPub encryption certificate",
+                    )?)
                 }
                 _ => {}
             }

@@ -178,6 +178,8 @@ pub struct SmpClient {
     /// first https lookup.
     ca_file: Option<std::path::PathBuf>,
     web_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    /// Endpoint transport profile ids taken, in order of preference (`[smp] transport_profiles`).
+    transport_profiles: Vec<String>,
 }
 
 /// Largest SMP answer read.
@@ -194,12 +196,25 @@ impl SmpClient {
             cache: Mutex::new(HashMap::new()),
             ca_file: None,
             web_tls: std::sync::OnceLock::new(),
+            transport_profiles: smp::DEFAULT_TRANSPORT_PROFILES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
         }
     }
 
     /// Checks https SMPs' certificates against the CA certificates in `ca_file` instead of the system's.
     pub fn with_ca_file(mut self, ca_file: Option<std::path::PathBuf>) -> SmpClient {
         self.ca_file = ca_file;
+        self
+    }
+
+    /// Takes the first endpoint whose transport profile is in `profiles`, in the order given; an empty list
+    /// keeps the default ([`smp::DEFAULT_TRANSPORT_PROFILES`]).
+    pub fn with_transport_profiles(mut self, profiles: Vec<String>) -> SmpClient {
+        if !profiles.is_empty() {
+            self.transport_profiles = profiles;
+        }
         self
     }
 
@@ -254,7 +269,8 @@ impl SmpClient {
             participant: participant.to_string(),
             error,
         };
-        let meta = smp::read_signed_service_metadata(&body, &trust).map_err(invalid)?;
+        let meta = smp::read_signed_service_metadata_for(&body, &trust, &self.transport_profiles)
+            .map_err(invalid)?;
         if &meta.participant != participant || meta.document_id != document_id {
             return Err(invalid(SmpError::Content(format!(
                 "the answer is for {} / {}, not what was asked",

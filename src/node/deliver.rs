@@ -578,6 +578,12 @@ impl Worker {
         let ap_id = node.config.as4.ap_id.clone();
         let mut message = UserMessage::for_xhe(&xhe, &ap_id, &peer);
         message.message_id = format!("{}@{}", xhe.id, ap_id.to_lowercase());
+        // B1.3.3 1.5.2: eb:ConversationId carries the SDK conversationId, which only the store still knows
+        // once the payload is sealed (a Meddelandekvittens was stored with its message's conversation).
+        message.conversation_id = match node.store.get(&xhe.id) {
+            Ok(stored) => stored.message.conversation_id,
+            Err(e) => return Outcome::Retry(format!("the stored message: {e}")),
+        };
         let node2 = node.clone();
         let recipient = meta.ap_certificate.clone();
         let packed = tokio::task::spawn_blocking(move || {
