@@ -83,7 +83,8 @@ impl UserMessage {
     ) -> UserMessage {
         UserMessage {
             message_id: format!("{}@sdk-relay", uuid::Uuid::new_v4()),
-            timestamp: OffsetDateTime::now_utc(),
+            // Milliseconds, as the wire carries them, so a message and what its peer reads are equal.
+            timestamp: super::wssec::to_millis(OffsetDateTime::now_utc()),
             ref_to_message_id: None,
             from: Party::ap(from),
             to: Party::ap(to),

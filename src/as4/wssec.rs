@@ -65,6 +65,12 @@ pub fn xml_datetime(at: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
+/// `at` cut to whole milliseconds: the precision `xml_datetime` writes.
+pub fn to_millis(at: OffsetDateTime) -> OffsetDateTime {
+    let millis = at.millisecond();
+    at.replace_millisecond(millis).unwrap_or(at)
+}
+
 /// The default tolerance for a peer's clock running ahead of ours (WSS4J's future time-to-live is 60 s).
 pub const DEFAULT_CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
 

@@ -122,7 +122,8 @@ impl Node {
             env.clone(),
             Duration::from_secs(config.smp.cache_seconds),
         )
-        .with_ca_file(config.smp.ca_file.clone());
+        .with_ca_file(config.smp.ca_file.clone())
+        .with_transport_profiles(config.smp.transport_profiles.clone());
         let federation = if matches!(env.as_str(), "qa" | "prod") {
             crate::envelope::ids::FEDERATION_SDK
         } else {
