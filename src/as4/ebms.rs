@@ -394,6 +394,8 @@ pub struct NrrReference {
     pub uri: String,
     /// The transform algorithms, in order.
     pub transforms: Vec<String>,
+    /// The PrefixList of an exclusive C14N transform (WSS4J writes one; we do not).
+    pub inclusive_prefixes: Vec<String>,
     pub digest_method: String,
     pub digest_value: String,
 }
@@ -438,7 +440,21 @@ pub fn write_receipt(ref_to_message_id: &str, references: &[NrrReference]) -> St
         w.start("ds:Reference", &[("URI", &r.uri)]);
         w.start("ds:Transforms", &[]);
         for t in &r.transforms {
-            w.leaf("ds:Transform", &[("Algorithm", t)], "");
+            if t == super::wssec::EXC_C14N && !r.inclusive_prefixes.is_empty() {
+                // The NRR repeats the reference as the sender signed it, parameters included.
+                w.start("ds:Transform", &[("Algorithm", t)]);
+                w.leaf(
+                    "ec:InclusiveNamespaces",
+                    &[
+                        ("xmlns:ec", super::wssec::EXC_C14N),
+                        ("PrefixList", &r.inclusive_prefixes.join(" ")),
+                    ],
+                    "",
+                );
+                w.end();
+            } else {
+                w.leaf("ds:Transform", &[("Algorithm", t)], "");
+            }
         }
         w.end();
         w.leaf("ds:DigestMethod", &[("Algorithm", &r.digest_method)], "");

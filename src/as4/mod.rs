@@ -9,6 +9,7 @@ pub use error::{EbmsError, ErrorCode};
 pub mod dedup;
 pub mod ebms;
 pub mod gcm;
+pub mod keyref;
 pub mod pack;
 pub mod spool;
 pub mod wsenc;

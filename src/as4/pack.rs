@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::ebms::{self, NrrReference, PartInfo, UserMessage};
 use super::error::{EbmsError, ErrorCode};
 use super::gzip::{self, InflateLimits};
+use super::keyref::KeySource;
 use super::mime::{self, MimeLimits, MimeWriter};
 use super::spool::{Digesting, Spool};
 use super::wsenc;
@@ -397,7 +398,8 @@ pub fn verify_receipt_at(
     let invalid = |detail: String| EbmsError::new(ErrorCode::InvalidReceipt, detail);
     let doc =
         parse_bytes(receipt, &Limits::default()).map_err(|e| invalid(format!("not XML: {e}")))?;
-    let check = wssec::verify(&doc, &[]).map_err(|e| invalid(format!("signature: {e}")))?;
+    let check = wssec::verify_with(&doc, &[], KeySource::Expected(expected_signer))
+        .map_err(|e| invalid(format!("signature: {e}")))?;
     if check.signer.as_ref() != expected_signer.as_ref() {
         return Err(invalid(
             "signed by another certificate than the receiving AP's".into(),
@@ -440,6 +442,14 @@ pub fn verify_receipt_at(
                         .collect()
                 })
                 .unwrap_or_default(),
+            inclusive_prefixes: r
+                .child(crate::xml::names::DS, "Transforms")
+                .into_iter()
+                .flat_map(|t| t.children())
+                .filter_map(|x| x.child(wssec::EXC_C14N, "InclusiveNamespaces"))
+                .filter_map(|i| i.attr("PrefixList"))
+                .flat_map(|l| l.split_ascii_whitespace().map(str::to_owned))
+                .collect(),
             digest_method: r
                 .child(crate::xml::names::DS, "DigestMethod")
                 .and_then(|d| d.attr("Algorithm"))

@@ -16,6 +16,7 @@ use time::macros::format_description;
 
 use super::ebms::{MESSAGING_ID, NrrReference};
 use super::error::{EbmsError, ErrorCode};
+use super::keyref::{self, KeySource};
 use crate::xml::names::{DS, EB, S12, WSSE, WSU};
 use crate::xml::{Doc, El};
 
@@ -139,6 +140,7 @@ pub fn sign(
         references.push(NrrReference {
             uri: format!("#{id}"),
             transforms: vec![EXC_C14N.to_owned()],
+            inclusive_prefixes: Vec::new(),
             digest_method: SHA256.to_owned(),
             digest_value: digest_b64(&exc_c14n(el)?),
         });
@@ -147,6 +149,7 @@ pub fn sign(
         references.push(NrrReference {
             uri: format!("cid:{id}"),
             transforms: vec![ATTACHMENT_CONTENT.to_owned()],
+            inclusive_prefixes: Vec::new(),
             digest_method: SHA256.to_owned(),
             digest_value: (*digest).to_owned(),
         });
@@ -214,12 +217,18 @@ fn digest_b64(bytes: &[u8]) -> String {
 }
 
 fn exc_c14n(el: El<'_, '_>) -> Result<Vec<u8>, EbmsError> {
+    exc_c14n_with(el, &[])
+}
+
+/// Exclusive C14N of `el` treating `inclusive` (an `InclusiveNamespaces` PrefixList) as inclusive C14N would
+/// (Exclusive XML Canonicalization 1.0 §3).
+fn exc_c14n_with(el: El<'_, '_>, inclusive: &[String]) -> Result<Vec<u8>, EbmsError> {
     let (doc, id) = el.raw_parts();
     canonicalize_doc(
         doc,
         C14nMode::Exclusive,
         Some(&NodeSet::tree_without_comments(id, doc)),
-        &[] as &[&str],
+        inclusive,
     )
     .map_err(|e| internal(format!("exclusive C14N of {}: {e}", el.path())))
 }
@@ -311,6 +320,16 @@ pub struct SignatureCheck {
 /// each of `attachment_ids` exactly once. Attachment digests are returned for [`check_attachment`], because
 /// attachments are signed before they are encrypted.
 pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, EbmsError> {
+    verify_with(doc, attachment_ids, KeySource::Token)
+}
+
+/// [`verify`] with the key taken per `source`: a receipt's may be named by key identifier or issuer and
+/// serial, resolved only against the certificate expected.
+pub fn verify_with(
+    doc: &Doc<'_>,
+    attachment_ids: &[&str],
+    source: KeySource<'_>,
+) -> Result<SignatureCheck, EbmsError> {
     let parts = Parts::locate(doc)?;
     // Ids must be unique in the whole envelope, so a reference cannot be pointed at a copy.
     let mut ids = std::collections::HashMap::new();
@@ -337,12 +356,14 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
         "CanonicalizationMethod",
         ErrorCode::PolicyNoncompliance,
     )?;
-    if c14n.attr("Algorithm") != Some(EXC_C14N) || c14n.children().next().is_some() {
+    if c14n.attr("Algorithm") != Some(EXC_C14N) {
         return Err(policy(format!(
-            "canonicalization must be plain exclusive C14N, found {:?}",
-            c14n.attr("Algorithm")
+            "canonicalization must be exclusive C14N, found {:?}",
+            c14n.attr("Algorithm").map(crate::clip::echo)
         )));
     }
+    // WSS4J names the SOAP envelope's prefix here (Domibus: PrefixList="env").
+    let signed_info_prefixes = inclusive_prefixes(c14n)?;
     let method = only(
         signed_info,
         DS,
@@ -355,7 +376,7 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
             method.attr("Algorithm")
         )));
     }
-    let signer = token(&parts, signature)?;
+    let signer = keyref::signer(parts.security, signature, source)?;
     // The Timestamp is optional on receipt (some AS4 implementations send none), but signed when present.
     let mut required = vec![parts.messaging, parts.body];
     required.extend(parts.timestamp);
@@ -392,7 +413,9 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
                     r.uri
                 )));
             }
-            if digest_b64(&exc_c14n(*part)?) != r.reference.digest_value {
+            if digest_b64(&exc_c14n_with(*part, &r.reference.inclusive_prefixes)?)
+                != r.reference.digest_value
+            {
                 return Err(auth(format!(
                     "the digest of {} does not match: it was changed after signing",
                     part.path()
@@ -448,11 +471,9 @@ pub fn verify(doc: &Doc<'_>, attachment_ids: &[&str]) -> Result<SignatureCheck, 
     let value = value_el
         .base64()
         .map_err(|e| policy(format!("SignatureValue: {e}")))?;
-    crate::pki::keys::verify_rsa_sha256(&signer, &exc_c14n(signed_info)?, &value).map_err(|e| {
-        auth(format!(
-            "the signature value and the BinarySecurityToken's key: {e}"
-        ))
-    })?;
+    let canonical = exc_c14n_with(signed_info, &signed_info_prefixes)?;
+    crate::pki::keys::verify_rsa_sha256(&signer, &canonical, &value)
+        .map_err(|e| auth(format!("the signature value and the signer's key: {e}")))?;
     Ok(SignatureCheck {
         signer,
         references,
@@ -502,15 +523,17 @@ fn read_reference(reference: El<'_, '_>) -> Result<ReadReference, EbmsError> {
             transforms.len()
         )));
     };
-    // Exclusive C14N may name InclusiveNamespaces; nothing else takes parameters here.
-    let parameters_ok = transform
-        .children()
-        .all(|p| p.local() == "InclusiveNamespaces" && p.ns() == EXC_C14N);
-    if !parameters_ok {
+    // Exclusive C14N may name InclusiveNamespaces (WSS4J always does); nothing else takes parameters here.
+    let algorithm = transform.attr("Algorithm").unwrap_or_default().to_owned();
+    let inclusive_prefixes = if algorithm == EXC_C14N {
+        inclusive_prefixes(*transform)?
+    } else if transform.children().next().is_some() {
         return Err(policy(format!(
             "reference {uri}: transform parameters are not allowed"
         )));
-    }
+    } else {
+        Vec::new()
+    };
     let digest_method = only(
         reference,
         DS,
@@ -531,10 +554,11 @@ fn read_reference(reference: El<'_, '_>) -> Result<ReadReference, EbmsError> {
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     Ok(ReadReference {
-        transform: transform.attr("Algorithm").unwrap_or_default().to_owned(),
+        transform: algorithm.clone(),
         reference: NrrReference {
             uri: uri.clone(),
-            transforms: vec![transform.attr("Algorithm").unwrap_or_default().to_owned()],
+            transforms: vec![algorithm],
+            inclusive_prefixes,
             digest_method,
             digest_value,
         },
@@ -542,39 +566,47 @@ fn read_reference(reference: El<'_, '_>) -> Result<ReadReference, EbmsError> {
     })
 }
 
-/// The signer's certificate: the BinarySecurityToken the KeyInfo's SecurityTokenReference names.
-fn token(
-    parts: &Parts<'_, '_>,
-    signature: El<'_, '_>,
-) -> Result<CertificateDer<'static>, EbmsError> {
-    let reference = signature
-        .child(DS, "KeyInfo")
-        .and_then(|k| k.child(WSSE, "SecurityTokenReference"))
-        .and_then(|s| s.child(WSSE, "Reference"))
-        .ok_or_else(|| policy("the signature's KeyInfo has no SecurityTokenReference/Reference"))?;
-    let id = reference
-        .attr("URI")
-        .and_then(|u| u.strip_prefix('#'))
-        .ok_or_else(|| {
-            policy("the SecurityTokenReference does not point at a token in this header")
-        })?;
-    let tokens: Vec<El<'_, '_>> = parts
-        .security
-        .children_named(WSSE, "BinarySecurityToken")
-        .filter(|t| wsu_id(*t) == Some(id))
-        .collect();
-    let [bst] = tokens.as_slice() else {
-        return Err(policy(format!(
-            "no single BinarySecurityToken with Id {id} in the Security header"
-        )));
+/// An NCName, as a namespace prefix must be (Namespaces in XML 1.0).
+fn is_prefix(p: &str) -> bool {
+    let mut chars = p.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '\u{b7}'))
+}
+
+/// Most prefixes one PrefixList may name: WSS4J lists the few declared above a signed element.
+const MAX_INCLUSIVE_PREFIXES: usize = 32;
+
+/// The PrefixList of an exclusive C14N method's one optional `ec:InclusiveNamespaces` child: prefixes
+/// (NCNames) or `#default`, whitespace-separated. Any other child is refused.
+fn inclusive_prefixes(method: El<'_, '_>) -> Result<Vec<String>, EbmsError> {
+    let children: Vec<El<'_, '_>> = method.children().collect();
+    let list = match children.as_slice() {
+        [] => return Ok(Vec::new()),
+        [one] if one.is(EXC_C14N, "InclusiveNamespaces") && one.children().next().is_none() => one
+            .attr("PrefixList")
+            .ok_or_else(|| policy("InclusiveNamespaces without a PrefixList"))?,
+        _ => {
+            return Err(policy(format!(
+                "{}: exclusive C14N takes one InclusiveNamespaces and nothing else",
+                method.path()
+            )));
+        }
     };
-    if bst.attr("ValueType") != Some(X509V3) {
-        return Err(policy(
-            "the BinarySecurityToken is not an X509v3 certificate",
-        ));
+    let prefixes: Vec<String> = list.split_ascii_whitespace().map(str::to_owned).collect();
+    if prefixes.len() > MAX_INCLUSIVE_PREFIXES {
+        return Err(policy(format!(
+            "a PrefixList of {} prefixes (at most {MAX_INCLUSIVE_PREFIXES})",
+            prefixes.len()
+        )));
     }
-    let der = bst
-        .base64()
-        .map_err(|e| policy(format!("BinarySecurityToken: {e}")))?;
-    Ok(CertificateDer::from(der))
+    if let Some(bad) = prefixes
+        .iter()
+        .find(|p| p.as_str() != "#default" && !is_prefix(p))
+    {
+        return Err(policy(format!(
+            "PrefixList names {}, which is not a namespace prefix",
+            crate::clip::echo(bad)
+        )));
+    }
+    Ok(prefixes)
 }

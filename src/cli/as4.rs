@@ -193,7 +193,7 @@ fn pack_cmd(
     std::io::Write::flush(&mut body)?;
     std::fs::write(with_suffix(out, ".type"), &packed.content_type)?;
     let sent = json!({"message_id": packed.message_id, "references": packed.references.iter().map(|r| json!({
-        "uri": r.uri, "transforms": r.transforms, "digest_method": r.digest_method, "digest_value": r.digest_value,
+        "uri": r.uri, "transforms": r.transforms, "inclusive_prefixes": r.inclusive_prefixes, "digest_method": r.digest_method, "digest_value": r.digest_value,
     })).collect::<Vec<_>>()});
     std::fs::write(
         with_suffix(out, ".sent.json"),
@@ -286,6 +286,14 @@ fn receipt_cmd(receipt: &Path, sent: &Path, cert: &Path) -> Result<u8> {
         .map(|r| NrrReference {
             uri: r["uri"].as_str().unwrap_or_default().to_owned(),
             transforms: r["transforms"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            inclusive_prefixes: r["inclusive_prefixes"]
                 .as_array()
                 .map(|a| {
                     a.iter()
