@@ -190,14 +190,10 @@ fn every_wrapping_and_tampering_variant_is_refused_without_decrypting() {
             |e| matches!(e, OpenError::Signature(SignatureError::ReferenceScope(u)) if u == "#header"),
         ),
         (
-            "a comment injected inside a signed value",
-            sealed.replacen("0203:region-b.example.se", "0203:region-b<!-- -->.example.se", 1),
-            |e| matches!(e, OpenError::Signature(SignatureError::UnsignedMarkup(m)) if m.contains("comment")),
-        ),
-        (
-            "a processing instruction injected into the header",
-            sealed.replacen("<xha:Header>", "<xha:Header><?route to=elsewhere?>", 1),
-            |e| matches!(e, OpenError::Signature(SignatureError::UnsignedMarkup(m)) if m.contains("processing instruction")),
+            // Comments themselves are taken (tests/xhe_comments.rs); one cannot hide a changed value.
+            "a comment injected inside a signed value, and the value changed around it",
+            sealed.replacen("0203:region-b.example.se", "0203:region-b<!-- -->.example.org", 1),
+            |e| matches!(e, OpenError::Signature(SignatureError::Invalid(_))),
         ),
         (
             "whitespace injected inside a signed value",

@@ -24,8 +24,6 @@ pub enum SignatureError {
     Algorithm { what: &'static str, uri: String },
     #[error("the Reference must be URI=\"\" (the whole envelope), found {0:?}")]
     ReferenceScope(String),
-    #[error("{0} inside the signed envelope: C14N drops it, so it is not covered by the signature")]
-    UnsignedMarkup(String),
     #[error("embedded certificate: {0}")]
     Certificate(String),
     #[error("signature does not verify: {0}")]
@@ -93,9 +91,10 @@ pub fn verify_document<'d, 'a>(doc: &'d Doc<'a>) -> Result<Verified<'d, 'a>, Sig
     {
         return Err(SignatureError::SignatureMisplaced(signature.path()));
     }
-    if let Some(found) = unsigned_markup(root) {
-        return Err(SignatureError::UnsignedMarkup(found));
-    }
+    // Comments and processing instructions are taken (DIGG's own receipt examples carry comments): C14N
+    // drops them, so they are not signed, and they cannot change what is read either, because every value
+    // the node reads is the concatenation of all its text children (`El::text`) — a comment splitting an
+    // identifier yields the whole, signed identifier.
     let shape = check_shape(signature)?;
     let ctx = context(&shape.certificate)?;
     let result = bergshamra::dsig::verify::verify_document(&ctx, doc.tree())
@@ -141,24 +140,6 @@ pub fn verify_document<'d, 'a>(doc: &'d Doc<'a>) -> Result<Verified<'d, 'a>, Sig
         }
         VerifyResult::Invalid { reason } => Err(SignatureError::Invalid(reason)),
     }
-}
-
-/// A comment or processing instruction anywhere in the envelope. Neither is signed (C14N without comments
-/// drops them), and a comment splitting a signed text is the classic way to make a reader see less of a
-/// value than was signed — so an SDK envelope carrying one is refused rather than read.
-pub(crate) fn unsigned_markup(root: El<'_, '_>) -> Option<String> {
-    let (doc, id) = root.raw_parts();
-    doc.descendants(id).into_iter().find_map(|node| {
-        let what = match doc.node_kind(node)? {
-            uppsala::NodeKind::Comment(_) => "a comment",
-            uppsala::NodeKind::ProcessingInstruction(_) => "a processing instruction",
-            _ => return None,
-        };
-        let parent = doc
-            .parent(node)
-            .map_or_else(String::new, |p| El::new(doc, p).path());
-        Some(format!("{what} in {parent}"))
-    })
 }
 
 struct Shape {
