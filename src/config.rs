@@ -34,6 +34,30 @@ pub struct Node {
     /// `text` or `json`.
     #[serde(default = "default_log_format")]
     pub log_format: String,
+    /// The transport model this node sends in: `tm-base-ext-sigenc` (the default) or `tm-base`.
+    #[serde(default)]
+    pub transport_model: Option<String>,
+    /// Whether envelopes in Transportmodell Bas (`tm-base`: no O2O signature or encryption) are taken in.
+    /// Unset: yes outside `qa` and `prod`, where SDK does not use Bas.
+    #[serde(default)]
+    pub accept_tm_base: Option<bool>,
+}
+
+impl Node {
+    /// The transport model this node sends messages in.
+    pub fn sending_model(&self) -> crate::envelope::ids::TransportModel {
+        use crate::envelope::ids::TransportModel;
+        match self.transport_model.as_deref() {
+            Some("tm-base") => TransportModel::Base,
+            _ => TransportModel::BaseExtSigEnc,
+        }
+    }
+
+    /// Whether a received envelope in `tm-base` is taken in.
+    pub fn accepts_tm_base(&self) -> bool {
+        self.accept_tm_base
+            .unwrap_or(!matches!(self.environment.as_str(), "qa" | "prod"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -421,6 +445,20 @@ impl NodeConfig {
                 self.node.log_format
             ));
         }
+        if let Some(model) = &self.node.transport_model
+            && !matches!(model.as_str(), "tm-base" | "tm-base-ext-sigenc")
+        {
+            out.push(format!(
+                "[node] transport_model = {model:?} must be \"tm-base-ext-sigenc\" or \"tm-base\""
+            ));
+        }
+        // A node that sends in Bas must take the Bas receipts its messages are answered with.
+        if self.node.transport_model.as_deref() == Some("tm-base") && !self.node.accepts_tm_base() {
+            out.push(
+                "[node] transport_model = \"tm-base\" needs accept_tm_base = true: the answers come in tm-base"
+                    .into(),
+            );
+        }
         address("[api] listen", &self.api.listen, &mut out);
         address("[as4] listen", &self.as4.listen, &mut out);
         if !self.as4.public_url.starts_with("https://")
@@ -528,6 +566,11 @@ environment = "{environment}"
 data_dir = "{data_dir}"
 # "text" or "json" (one JSON object per line, for log collectors).
 log_format = "text"
+# The transport model messages are sent in: "tm-base-ext-sigenc" (signed and encrypted, what SDK uses) or
+# "tm-base" (neither; OPEN-TEST's Bas test cases). Meddelandekvittenser always follow the received message.
+# transport_model = "tm-base-ext-sigenc"
+# Whether envelopes in tm-base are taken in; by default yes, except in qa and prod.
+# accept_tm_base = false
 
 [api]
 # The organisation API (HTTPS; clients use a certificate or a token from `sdk-relay clients add`).

@@ -80,11 +80,23 @@ pub enum DocumentError {
 
 /// Validate a parsed document on every layer; returns its type and every violation.
 pub fn check(root: El<'_, '_>) -> Result<(DocType, Vec<Violation>), DocumentError> {
+    let (doctype, mut out, payload) = check_layers(root)?;
+    out.extend(payload);
+    Ok((doctype, out))
+}
+
+/// [`check`] with the violations of an XHE's plain SDK payload kept apart from the envelope's own (and the
+/// rules between the two): a receiving node answers a broken message with a REJECTED Meddelandekvittens but a
+/// broken envelope with an ebMS error.
+pub fn check_layers(
+    root: El<'_, '_>,
+) -> Result<(DocType, Vec<Violation>, Vec<Violation>), DocumentError> {
     let doctype = DocType::of(root).ok_or_else(|| DocumentError::UnknownRoot {
         ns: root.ns().to_owned(),
         local: root.local().to_owned(),
     })?;
     let mut out = Vec::new();
+    let mut payload = Vec::new();
     match doctype {
         DocType::Xhe => {
             schema::validate(&schema::xhe::SCHEMA, root, &mut out);
@@ -92,8 +104,8 @@ pub fn check(root: El<'_, '_>) -> Result<(DocType, Vec<Violation>), DocumentErro
             rules::sdk::check_xhe(root, &mut out);
             if let Some(inner) = rules::sdk::plain_payload(root) {
                 match DocType::of(inner) {
-                    Some(DocType::MessageV3) => check_message(inner, &mut out),
-                    Some(DocType::Receipt) => check_receipt(inner, &mut out),
+                    Some(DocType::MessageV3) => check_message(inner, &mut payload),
+                    Some(DocType::Receipt) => check_receipt(inner, &mut payload),
                     _ => {}
                 }
             }
@@ -101,7 +113,7 @@ pub fn check(root: El<'_, '_>) -> Result<(DocType, Vec<Violation>), DocumentErro
         DocType::MessageV3 => check_message(root, &mut out),
         DocType::Receipt => check_receipt(root, &mut out),
     }
-    Ok((doctype, out))
+    Ok((doctype, out, payload))
 }
 
 fn check_message(root: El<'_, '_>, out: &mut Vec<Violation>) {

@@ -181,7 +181,7 @@ impl Node {
         let doc = crate::xml::parse_bytes(xhe_bytes, &Limits::default()).map_err(|e| {
             EbmsError::new(ErrorCode::Other, format!("the XHE is not well-formed: {e}"))
         })?;
-        let (doctype, violations) = crate::envelope::check(doc.root())
+        let (doctype, violations, payload_violations) = crate::envelope::check_layers(doc.root())
             .map_err(|e| EbmsError::new(ErrorCode::Other, format!("the XHE: {e}")))?;
         if doctype != DocType::Xhe {
             return Err(EbmsError::new(
@@ -206,23 +206,50 @@ impl Node {
             .into());
         }
         let xhe = Xhe::read(doc.root());
-        let kind = self.cross_check(um, &xhe)?;
+        let (kind, model) = self.cross_check(um, &xhe)?;
         self.hosted(&xhe)?;
         self.fresh(&xhe)?;
-        match kind {
-            PayloadKind::Message => self.take_message(rt, received, &doc, &xhe, &content),
-            PayloadKind::Receipt if !content.is_empty() => Err(EbmsError::new(
-                ErrorCode::Other,
-                format!("the XHE is not valid: {}", list(&content)),
-            )
-            .into()),
-            PayloadKind::Receipt => self.take_receipt(rt, &doc, &xhe),
+        if model == TransportModel::Base {
+            self.in_base(&xhe)?;
         }
+        match kind {
+            // A plain message that breaks its own rules is judged with the others: a REJECTED receipt.
+            PayloadKind::Message => self.take_message(rt, received, &doc, &xhe, &content, model),
+            PayloadKind::Receipt if !content.is_empty() || !payload_violations.is_empty() => {
+                let all: Vec<Violation> = content.into_iter().chain(payload_violations).collect();
+                Err(EbmsError::new(
+                    ErrorCode::Other,
+                    format!("the XHE is not valid: {}", list(&all)),
+                )
+                .into())
+            }
+            PayloadKind::Receipt => self.take_receipt(rt, &doc, &xhe, model),
+        }
+    }
+
+    /// Transportmodell Bas: taken only where the node is configured to (not in qa and prod by default), and
+    /// only as the model has it — neither signed nor encrypted, so nothing here claims a security it lacks.
+    fn in_base(&self, xhe: &Xhe) -> Result<(), NotTaken> {
+        if !self.config.node.accepts_tm_base() {
+            return Err(EbmsError::not_serviced(&xhe.to).into());
+        }
+        if xhe.signatures > 0 || xhe.payload.encrypted() {
+            return Err(EbmsError::new(
+                ErrorCode::ValueInconsistent,
+                "an envelope in tm-base is neither signed nor encrypted (its document type names the model)",
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// TF-10: the XHE must say what the AS4 headers say, and be for an organisation and document type this
     /// node receives.
-    fn cross_check(&self, um: &UserMessage, xhe: &Xhe) -> Result<PayloadKind, EbmsError> {
+    fn cross_check(
+        &self,
+        um: &UserMessage,
+        xhe: &Xhe,
+    ) -> Result<(PayloadKind, TransportModel), EbmsError> {
         let inconsistent = |what: &str, xhe_value: &str, as4_value: &str| {
             EbmsError::new(
                 ErrorCode::ValueInconsistent,
@@ -245,10 +272,9 @@ impl Node {
         if xhe.scope.process_id != um.service {
             return Err(inconsistent("process", &xhe.scope.process_id, &um.service));
         }
-        let kind = PayloadKind::from_document_type(&xhe.payload.document_type_code)
-            .filter(|k| k.transport_model(&xhe.scope.document_id).is_some())
-            .ok_or_else(|| EbmsError::not_serviced(&xhe.to))?;
-        Ok(kind)
+        PayloadKind::from_document_type(&xhe.payload.document_type_code)
+            .and_then(|k| Some((k, k.transport_model(&xhe.scope.document_id)?)))
+            .ok_or_else(|| EbmsError::not_serviced(&xhe.to))
     }
 
     /// The receiver is an organisation this node hosts, for this document type. An address book that cannot
@@ -312,27 +338,34 @@ impl Node {
         doc: &Doc<'_>,
         xhe: &Xhe,
         content: &[Violation],
+        model: TransportModel,
     ) -> Result<(), NotTaken> {
         let um = &received.message;
-        let pinned = self.sender_certificate(rt, xhe)?;
-        let Some(pinned) = pinned else {
-            return Err(self.unsigned(
-                doc,
-                xhe,
-                "the sender publishes no signing certificate".into(),
-            ));
-        };
         let checker = self.checker();
-        let policy = self.signer_policy(&checker, &pinned);
-        let trusted = verify_signer(doc, &policy)
-            .map_err(|e| self.unsigned(doc, xhe, format!("Sender signature not validated: {e}")))?;
+        let pinned;
+        let trusted = match model {
+            TransportModel::BaseExtSigEnc => {
+                pinned = self.sender_certificate(rt, xhe)?.ok_or_else(|| {
+                    self.unsigned(doc, xhe, "the sender publishes no signing certificate".into())
+                })?;
+                let policy = self.signer_policy(&checker, &pinned);
+                Some(verify_signer(doc, &policy).map_err(|e| {
+                    self.unsigned(doc, xhe, format!("Sender signature not validated: {e}"))
+                })?)
+            }
+            // Bas: the sender is the one its access point vouches for, as the model has it.
+            TransportModel::Base => None,
+        };
         // From here on the sender is who the envelope says.
         self.not_blocked(xhe)?;
         if let Some(existing) = self.received_before(um, xhe)? {
             self.duplicate(um, existing);
             return Ok(());
         }
-        let (verdict, payload, message) = self.judge(doc, &trusted, xhe, um, content)?;
+        let (verdict, payload, message) = match &trusted {
+            Some(trusted) => self.judge(doc, trusted, xhe, um, content)?,
+            None => self.judge_clear(doc, xhe),
+        };
         // XHE profile §2.2: HandlingServiceID is 0..1 and a receiver copes without it; the message names
         // the functional address itself.
         let function = xhe
@@ -368,7 +401,8 @@ impl Node {
                 )
             }
         };
-        let signed = self.signed_receipt(receipt, function.as_deref().unwrap_or("NA"))?;
+        // The Meddelandekvittens follows the message's transport model.
+        let signed = self.receipt_envelope(receipt, function.as_deref().unwrap_or("NA"), model)?;
         let reply = NewMessage {
             id: signed.0.clone(),
             direction: Direction::Outbound,
@@ -682,7 +716,48 @@ impl Node {
         let Ok(decrypted) = sealed.open(&content_key) else {
             return Ok(self.not_opened(doc, xhe));
         };
-        let payload = decrypted.payload;
+        Ok(self
+            .judge_payload(decrypted.payload, xhe)
+            .unwrap_or_else(|| self.not_opened(doc, xhe)))
+    }
+
+    /// Judges a message received in Transportmodell Bas: its SDK message is in the envelope, in clear.
+    fn judge_clear(&self, doc: &Doc<'_>, xhe: &Xhe) -> (Verdict, Vec<u8>, Option<Message>) {
+        let payload = crate::envelope::rules::sdk::plain_payload(doc.root())
+            .map(|inner| inner.to_standalone_xml().into_bytes());
+        let Some(payload) = payload else {
+            return (
+                Verdict::Rejected(vec![line(
+                    ReasonCode::Sv,
+                    "structure",
+                    "NA",
+                    "the envelope carries no SDK message".into(),
+                )]),
+                doc.source().as_bytes().to_vec(),
+                None,
+            );
+        };
+        self.judge_payload(payload, xhe).unwrap_or_else(|| {
+            (
+                Verdict::Rejected(vec![line(
+                    ReasonCode::Sv,
+                    "structure",
+                    "NA",
+                    "the SDK message is not an SDK message".into(),
+                )]),
+                doc.source().as_bytes().to_vec(),
+                None,
+            )
+        })
+    }
+
+    /// The verdict on an SDK message in clear (decrypted, or carried so): its size, its rules and its
+    /// envelope's. `None` when it is not a message at all.
+    fn judge_payload(
+        &self,
+        payload: Vec<u8>,
+        xhe: &Xhe,
+    ) -> Option<(Verdict, Vec<u8>, Option<Message>)> {
         let limit = self.config.limits.sdk_message_bytes;
         if payload.len() as u64 > limit {
             let reason = format!(
@@ -690,7 +765,7 @@ impl Node {
                 payload.len()
             );
             let message = Message::parse(&payload, &Limits::default()).ok();
-            return Ok((
+            return Some((
                 Verdict::Rejected(vec![line(ReasonCode::Bv, "too-long", "NA", reason)]),
                 payload,
                 message,
@@ -701,9 +776,9 @@ impl Node {
             Err(DocumentError::Invalid { violations, .. }) => {
                 (Verdict::Rejected(violation_lines(&violations)), None)
             }
-            Err(_) => return Ok(self.not_opened(doc, xhe)),
+            Err(_) => return None,
         };
-        Ok((verdict, payload, message))
+        Some((verdict, payload, message))
     }
 
     /// The one answer to every payload that could not be opened: REJECTED with the fixed SIG reason, the
@@ -794,25 +869,25 @@ impl Node {
         }
     }
 
-    /// The Meddelandekvittens as a signed (not encrypted) XHE: (its id, the envelope).
-    fn signed_receipt(
+    /// The Meddelandekvittens as an XHE in `model`: signed, not encrypted, in Utökad Bas; neither in Bas.
+    /// (its id, the envelope).
+    fn receipt_envelope(
         &self,
         receipt: Receipt,
         function: &str,
+        model: TransportModel,
     ) -> Result<(String, String), NotTaken> {
         let busy = |what: &str, e: String| {
             NotTaken::Busy(EbmsError::new(ErrorCode::Other, format!("{what}: {e}")))
         };
-        let xhe = Xhe::for_receipt(
-            receipt,
-            function,
-            &self.federation,
-            TransportModel::BaseExtSigEnc,
-        );
+        let xhe = Xhe::for_receipt(receipt, function, &self.federation, model);
         let id = xhe.id.clone();
         let xml = xhe
             .to_xml()
             .map_err(|e| busy("building the receipt", e.to_string()))?;
+        if model == TransportModel::Base {
+            return Ok((id, xml));
+        }
         let doc = crate::xml::parse(&xml, &Limits::default())
             .map_err(|e| busy("the receipt", e.to_string()))?;
         let signed = crate::xmlsec::sign_enveloped(&doc, &self.keys.o2o_sign)
@@ -821,25 +896,33 @@ impl Node {
     }
 
     /// A Meddelandekvittens for one of our messages: its signature must be the acknowledging organisation's.
-    fn take_receipt(&self, rt: &Handle, doc: &Doc<'_>, xhe: &Xhe) -> Result<(), NotTaken> {
-        let Some(pinned) = self.sender_certificate(rt, xhe)? else {
-            return Err(EbmsError::new(
-                ErrorCode::FailedAuthentication,
-                format!(
-                    "{} publishes no signing certificate to check its receipt with",
-                    xhe.from
-                ),
-            )
-            .into());
-        };
-        let checker = self.checker();
-        let policy = self.signer_policy(&checker, &pinned);
-        verify_signer(doc, &policy).map_err(|e| {
-            EbmsError::new(
-                ErrorCode::FailedAuthentication,
-                format!("the Meddelandekvittens signature: {e}"),
-            )
-        })?;
+    fn take_receipt(
+        &self,
+        rt: &Handle,
+        doc: &Doc<'_>,
+        xhe: &Xhe,
+        model: TransportModel,
+    ) -> Result<(), NotTaken> {
+        if model == TransportModel::BaseExtSigEnc {
+            let Some(pinned) = self.sender_certificate(rt, xhe)? else {
+                return Err(EbmsError::new(
+                    ErrorCode::FailedAuthentication,
+                    format!(
+                        "{} publishes no signing certificate to check its receipt with",
+                        xhe.from
+                    ),
+                )
+                .into());
+            };
+            let checker = self.checker();
+            let policy = self.signer_policy(&checker, &pinned);
+            verify_signer(doc, &policy).map_err(|e| {
+                EbmsError::new(
+                    ErrorCode::FailedAuthentication,
+                    format!("the Meddelandekvittens signature: {e}"),
+                )
+            })?;
+        }
         let crate::envelope::xhe::PayloadContent::Receipt(receipt) = &xhe.payload.content else {
             return Err(EbmsError::new(
                 ErrorCode::Other,
@@ -880,6 +963,19 @@ impl Node {
                 .into());
             }
         };
+        // An unsigned receipt settles only a message that was itself sent unsigned: otherwise any access
+        // point could decide the fate of our signed and encrypted messages.
+        if model == TransportModel::Base && self.sent_in(&acknowledged.message.id) != Some(model) {
+            return Err(EbmsError::new(
+                ErrorCode::FailedAuthentication,
+                format!(
+                    "a Meddelandekvittens in tm-base (unsigned) cannot settle {}, which was sent signed and \
+                     encrypted",
+                    cap(&receipt.document_reference)
+                ),
+            )
+            .into());
+        }
         // The receiving node answers as soon as it has stored the message, so its Meddelandekvittens can
         // overtake our record of its transport receipt. The receipt proves the transport one was given.
         if matches!(
@@ -903,6 +999,15 @@ impl Node {
                 format!("storing: {e}"),
             ))),
         }
+    }
+}
+
+impl Node {
+    /// The transport model an outbound message was sent in, read from its stored envelope.
+    fn sent_in(&self, id: &str) -> Option<TransportModel> {
+        let payload = self.store.payload(id).ok()?;
+        let xhe = Xhe::parse(&payload, &Limits::default()).ok()?;
+        PayloadKind::Message.transport_model(&xhe.scope.document_id)
     }
 }
 

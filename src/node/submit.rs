@@ -20,7 +20,7 @@ use crate::store::{Direction, Kind, NewMessage, StoreError, StoredMessage};
 use crate::xml::{Doc, Limits};
 use crate::xmlsec::{OpenError, verify_signer};
 
-/// The DOCUMENTID every SDK message is sent as (encrypted and signed).
+/// The DOCUMENTID of an SDK message sent encrypted and signed (what `/v1/xhe` relays).
 pub fn message_document_id() -> String {
     PayloadKind::Message.document_id(TransportModel::BaseExtSigEnc)
 }
@@ -51,14 +51,22 @@ impl Node {
             .map(|a| a.sub_organization.id.extension.clone());
         self.authorise(client, &sender, function.as_deref())?;
         let recipient = h.recipient.id.extension.clone();
-        let encryption = self
-            .recipient_certificate(&recipient, "/data/attributes/recipient")
-            .await?;
+        let field = "/data/attributes/recipient";
+        let model = self.config.node.sending_model();
+        let encryption = match model {
+            TransportModel::BaseExtSigEnc => Some(self.recipient_certificate(&recipient, field).await?),
+            // Bas: nothing to encrypt to, but the recipient must take messages in Bas.
+            TransportModel::Base => {
+                self.registration(&recipient, &PayloadKind::Message.document_id(model), field)
+                    .await?;
+                None
+            }
+        };
         let node = self.clone();
         let client_id = client.id.clone();
         // A refusal is counted in the metrics where the API answers it, like every other.
         tokio::task::spawn_blocking(move || {
-            node.seal_and_store(message, function, &encryption, &client_id)
+            node.seal_and_store(message, function, encryption.as_ref(), &client_id)
         })
         .await
         .map_err(|e| Problem::internal(e.to_string()))?
@@ -106,6 +114,31 @@ impl Node {
         Ok(())
     }
 
+    /// The recipient's SMP registration for `document_id`. A recipient that is not registered is the client's
+    /// error (400, naming `field`); an SMP that does not answer is ours (503).
+    async fn registration(
+        &self,
+        recipient: &str,
+        document_id: &str,
+        field: &str,
+    ) -> Result<crate::directory::ServiceMetadata, Problem> {
+        self.lookup(recipient, document_id)
+            .await
+            .map_err(|e| match e {
+                LookupError::NotRegistered { .. } => Problem::field(
+                    field,
+                    format!(
+                        "{recipient} does not receive SDK messages ({document_id}): it is not registered \
+                         in the SMP"
+                    ),
+                ),
+                LookupError::Unreachable { .. } => {
+                    Problem::unavailable(format!("{e}; nothing was stored, try again later"))
+                }
+                LookupError::Invalid { .. } => Problem::unavailable(e.to_string()),
+            })
+    }
+
     /// The recipient's CertPub encryption certificate from the SMP, its chain checked. A recipient that is not
     /// registered is the client's error (400, naming `field`); an SMP that does not answer is ours (503).
     pub async fn recipient_certificate(
@@ -114,20 +147,8 @@ impl Node {
         field: &str,
     ) -> Result<CertificateDer<'static>, Problem> {
         let meta = self
-            .lookup(recipient, &message_document_id())
-            .await
-            .map_err(|e| match e {
-                LookupError::NotRegistered { .. } => Problem::field(
-                    field,
-                    format!(
-                        "{recipient} does not receive SDK messages: it is not registered in the SMP"
-                    ),
-                ),
-                LookupError::Unreachable { .. } => {
-                    Problem::unavailable(format!("{e}; nothing was stored, try again later"))
-                }
-                LookupError::Invalid { .. } => Problem::unavailable(e.to_string()),
-            })?;
+            .registration(recipient, &message_document_id(), field)
+            .await?;
         let certificate = meta.encryption_certificate.ok_or_else(|| {
             Problem::field(
                 field,
@@ -153,7 +174,7 @@ impl Node {
         &self,
         message: Message,
         function: Option<String>,
-        encryption: &CertificateDer<'_>,
+        encryption: Option<&CertificateDer<'_>>,
         client_id: &str,
     ) -> Result<StoredMessage, Problem> {
         let h = &message.header;
@@ -167,9 +188,16 @@ impl Node {
             label: h.label.clone().unwrap_or_default(),
             kind: Kind::Message,
         };
-        let xml = Xhe::for_message(message, &self.federation, TransportModel::BaseExtSigEnc)
+        let model = match encryption {
+            Some(_) => TransportModel::BaseExtSigEnc,
+            None => TransportModel::Base,
+        };
+        let xml = Xhe::for_message(message, &self.federation, model)
             .to_xml()
             .map_err(document_problem)?;
+        let Some(encryption) = encryption else {
+            return self.queue(record, xml.as_bytes(), client_id);
+        };
         let doc = crate::xml::parse(&xml, &Limits::default())
             .map_err(|e| Problem::internal(format!("our own envelope: {e}")))?;
         let sealed = crate::xmlsec::seal(&doc, &self.keys.o2o_sign, encryption)
