@@ -81,6 +81,9 @@ enum ReceiptCommand {
         /// The receiving AP's certificate, which must have signed the receipt.
         #[arg(long, value_name = "PEM")]
         cert: PathBuf,
+        /// How far the receiving AP's clock may run ahead of ours (its receipt's wsu:Timestamp).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        clock_skew: u64,
     },
 }
 
@@ -105,6 +108,10 @@ struct Incoming {
     key: KeyArgs,
     #[arg(long, value_name = "DIR", default_value = ".")]
     out_dir: PathBuf,
+    /// How far the sender's clock may run ahead of ours: a signed wsu:Timestamp created further in the
+    /// future, or already expired, is refused (EBMS:0103), as [as4] clock_skew_seconds does for the node.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    clock_skew: u64,
 }
 
 #[derive(clap::Args)]
@@ -133,7 +140,8 @@ pub fn run(args: Args, data_dir: &Path) -> ExitCode {
             receipt,
             sent,
             cert,
-        }) => receipt_cmd(&receipt, &sent, &cert),
+            clock_skew,
+        }) => receipt_cmd(&receipt, &sent, &cert, clock_skew),
     };
     super::finish(result)
 }
@@ -227,7 +235,8 @@ fn unpack_cmd(m: &Incoming, payloads: bool, data_dir: &Path) -> Result<u8> {
     let payload_key = RsaPayloadKey::new(&pair, cert)?;
     let trust = TrustStore::open(data_dir).load()?;
     let checker = Checker::new(&trust, RevocationPolicy::default());
-    let policy = ReceivePolicy::new(&checker, env);
+    let policy = ReceivePolicy::new(&checker, env)
+        .with_clock_skew(std::time::Duration::from_secs(m.clock_skew));
     std::fs::create_dir_all(out_dir).with_context(|| out_dir.display().to_string())?;
     match pack::unpack_from(&content_type, &mut input, &policy, &payload_key) {
         Ok(mut received) => {
@@ -276,7 +285,7 @@ fn unpack_cmd(m: &Incoming, payloads: bool, data_dir: &Path) -> Result<u8> {
     }
 }
 
-fn receipt_cmd(receipt: &Path, sent: &Path, cert: &Path) -> Result<u8> {
+fn receipt_cmd(receipt: &Path, sent: &Path, cert: &Path, clock_skew: u64) -> Result<u8> {
     let sent_json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sent).with_context(|| sent.display().to_string())?)?;
     let references = sent_json["references"]
@@ -315,7 +324,9 @@ fn receipt_cmd(receipt: &Path, sent: &Path, cert: &Path) -> Result<u8> {
         references,
     };
     let bytes = std::fs::read(receipt).with_context(|| receipt.display().to_string())?;
-    match pack::verify_receipt(&bytes, &packed, &read_cert(cert)?) {
+    let skew = std::time::Duration::from_secs(clock_skew);
+    let now = time::OffsetDateTime::now_utc();
+    match pack::verify_receipt_at(&bytes, &packed, &read_cert(cert)?, now, skew) {
         Ok(()) => {
             println!(
                 "{}: valid receipt for {}",

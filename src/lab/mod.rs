@@ -500,11 +500,40 @@ per_peer = 4
 }
 
 /// A loopback port nobody listens on now.
+/// A loopback port free now, for a process started later. Taken below the kernel's ephemeral range, and
+/// never twice by one process: a port the kernel handed out (`bind(0)`) can be taken again meanwhile by any
+/// outgoing connection, and a node then fails to start with "Address already in use".
 pub fn free_port() -> Result<u16, LabError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(failed("finding a free port"))
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_low <= FIRST + 1000 {
+        return std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(failed("finding a free port"));
+    }
+    let span = ephemeral_low - FIRST;
+    // Processes running side by side (test binaries, a bench) start at different places.
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST + (start + n) % span;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(LabError {
+        step: "finding a free port".into(),
+        detail: format!("no port between {FIRST} and {ephemeral_low} is free"),
+    })
 }
 
 fn output_file(path: &Path) -> Result<std::fs::File, LabError> {
