@@ -13,6 +13,8 @@ pub struct Limits {
     pub max_elements: usize,
     /// Most attributes accepted on one element (namespace declarations not counted).
     pub max_attributes: usize,
+    /// Most namespace declarations accepted on one element.
+    pub max_namespace_declarations: usize,
 }
 
 impl Limits {
@@ -21,6 +23,7 @@ impl Limits {
     pub const DEFAULT_MAX_DEPTH: u32 = 64;
     pub const DEFAULT_MAX_ELEMENTS: usize = 1_000_000;
     pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
+    pub const DEFAULT_MAX_NAMESPACE_DECLARATIONS: usize = 64;
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             max_depth: Self::DEFAULT_MAX_DEPTH,
             max_elements: Self::DEFAULT_MAX_ELEMENTS,
             max_attributes: Self::DEFAULT_MAX_ATTRIBUTES,
+            max_namespace_declarations: Self::DEFAULT_MAX_NAMESPACE_DECLARATIONS,
         }
     }
 }

@@ -8,6 +8,7 @@ mod limits;
 pub mod names;
 mod node;
 mod parse;
+mod prescan;
 mod write;
 
 pub use limits::Limits;

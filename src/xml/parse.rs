@@ -15,6 +15,12 @@ pub enum XmlError {
         count: usize,
         limit: usize,
     },
+    #[error("element {element} has {count} namespace declarations, over the limit of {limit}")]
+    TooManyNamespaceDeclarations {
+        element: String,
+        count: usize,
+        limit: usize,
+    },
     #[error(
         "document type declarations (DTDs) are not accepted: they allow entity expansion and external entities"
     )]
@@ -77,6 +83,8 @@ pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Doc<'a>, XmlError> {
     if prolog_has_doctype(text) {
         return Err(XmlError::DtdForbidden);
     }
+    // Linear in the input, before the tree builder, whose attribute checks are quadratic.
+    super::prescan::check(text, limits)?;
     let parser = uppsala::Parser::new()
         .with_forbid_dtd(true)
         .with_forbid_entities(true)
