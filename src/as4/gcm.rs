@@ -25,6 +25,8 @@ pub enum GcmError {
     Short,
     #[error("AES key of {0} bytes (16 or 32 are supported)")]
     Key(usize),
+    #[error("the AES-CTR keystream failed")]
+    Keystream,
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -113,12 +115,18 @@ impl Gcm {
         self.pending.extend_from_slice(&data[whole..]);
     }
 
-    /// Runs `input` through the keystream into `self.buffer`, returning how many bytes were written.
-    fn keystream(&mut self, input: &[u8]) -> usize {
-        self.ctr
+    /// Runs `input` through the keystream into `self.buffer`, returning how many bytes were written: all of
+    /// them, or an error. (Taking a failure as 0 bytes gave a valid tag over data that was never written.)
+    fn keystream(&mut self, input: &[u8]) -> Result<usize, GcmError> {
+        let written = self
+            .ctr
             .update(input, &mut self.buffer)
             .map(|u| u.written().len())
-            .unwrap_or(0)
+            .map_err(|_| GcmError::Keystream)?;
+        if written != input.len() {
+            return Err(GcmError::Keystream);
+        }
+        Ok(written)
     }
 
     fn tag(mut self) -> [u8; TAG_LEN] {
@@ -161,7 +169,7 @@ pub fn seal(key: &[u8], input: &mut dyn Read, output: &mut dyn Write) -> Result<
         if n == 0 {
             break;
         }
-        let out = gcm.keystream(&chunk[..n]);
+        let out = gcm.keystream(&chunk[..n])?;
         let ciphertext = gcm.buffer[..out].to_vec();
         gcm.hash(&ciphertext);
         output.write_all(&ciphertext)?;
@@ -190,7 +198,7 @@ pub fn open(key: &[u8], input: &mut dyn Read, output: &mut dyn Write) -> Result<
             let ready = held.len() - TAG_LEN;
             let ciphertext: Vec<u8> = held.drain(..ready).collect();
             gcm.hash(&ciphertext);
-            let out = gcm.keystream(&ciphertext);
+            let out = gcm.keystream(&ciphertext)?;
             output.write_all(&gcm.buffer[..out])?;
             written += out as u64;
         }
@@ -240,6 +248,15 @@ mod tests {
         let mut out = iv.to_vec();
         out.extend_from_slice(&buf);
         out
+    }
+
+    #[test]
+    fn a_keystream_that_cannot_take_the_input_is_an_error_not_zero_bytes() {
+        let mut gcm = Gcm::new(&[7u8; 16], &[1u8; IV_LEN]).unwrap();
+        // More than the output buffer holds: the cipher refuses, and that must not read as "0 bytes, done".
+        let too_much = vec![0u8; CHUNK + 64];
+        assert!(matches!(gcm.keystream(&too_much), Err(GcmError::Keystream)));
+        assert_eq!(gcm.keystream(&[0u8; 100]).unwrap(), 100);
     }
 
     #[test]

@@ -241,6 +241,7 @@ pub fn read_stream(
         .copy_until(first.as_bytes(), &mut io::sink(), 64 * 1024)
         .map_err(|e| e.or("the boundary never occurs in the body"))?;
     let mut soap: Option<(Vec<u8>, String)> = None;
+    let mut root_id: Option<String> = None;
     let mut attachments: Vec<SpooledPart> = Vec::new();
     let mut count = 0;
     loop {
@@ -269,7 +270,15 @@ pub fn read_stream(
             Some(id) => *id == headers.id,
             None => soap.is_none() && attachments.is_empty(),
         };
+        // A second part claiming to be the root would replace the SOAP envelope (the last one won).
+        if (is_root && soap.is_some()) || (!is_root && root_id.as_deref() == Some(&headers.id)) {
+            return Err(mime_error(format!(
+                "two parts have the root's Content-ID <{}>",
+                crate::clip::echo(&headers.id)
+            )));
+        }
         if is_root {
+            root_id = Some(headers.id.clone());
             let mut raw = Vec::new();
             scanner
                 .copy_until(inner.as_bytes(), &mut raw, limits.max_soap_bytes as u64)
@@ -647,6 +656,14 @@ mod tests {
                 .code,
             ErrorCode::MimeInconsistency
         );
+        // A second part with the root's Content-ID used to replace the SOAP part (the last one won).
+        let (ty2, body2) = write(b"<e/>", &[attachment("a", b"<forged/>")]);
+        let forged = String::from_utf8(body2)
+            .unwrap()
+            .replace("Content-ID: <a>", &format!("Content-ID: <{ROOT_ID}>"));
+        let err = read(&ty2, forged.as_bytes(), &MimeLimits::default()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MimeInconsistency);
+        assert!(err.detail.contains("root's Content-ID"), "{err}");
         // Found by fuzzing: a body that closes before its first part.
         let empty = read(
             "multipart/related; boundary=b",
