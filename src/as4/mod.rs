@@ -6,7 +6,6 @@ pub mod gzip;
 pub mod mime;
 
 pub use error::{EbmsError, ErrorCode};
-pub mod dedup;
 pub mod ebms;
 pub mod gcm;
 pub mod keyref;

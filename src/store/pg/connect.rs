@@ -63,8 +63,10 @@ fn client_config(config: &StoreConfig) -> Result<rustls::ClientConfig, StoreErro
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| problem(format!("TLS: {e}")))?;
-    let built = match &config.ca_file {
-        Some(file) if config.tls == "verify-full" => {
+    // Every value named, so that a value no check caught (a hand-written store.toml) cannot fall through to
+    // an unverified connection.
+    let built = match (config.tls.as_str(), &config.ca_file) {
+        ("verify-full", Some(file)) => {
             let mut roots = rustls::RootCertStore::empty();
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
                 .map_err(|e| problem(format!("[store] ca_file {}: {e}", file.display())))?
@@ -77,10 +79,22 @@ fn client_config(config: &StoreConfig) -> Result<rustls::ClientConfig, StoreErro
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
-        _ => builder
+        ("require", _) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
             .with_no_client_auth(),
+        ("verify-full", None) => {
+            return Err(problem(
+                "[store] tls = \"verify-full\" needs ca_file, the CA that issued the database server's certificate"
+                    .into(),
+            ));
+        }
+        (other, _) => {
+            return Err(problem(format!(
+                "[store] tls = {:?} is not verify-full, require or disable",
+                crate::clip::echo(other)
+            )));
+        }
     };
     Ok(built)
 }
@@ -132,5 +146,33 @@ impl ServerCertVerifier for EncryptOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_config;
+    use crate::config::StoreConfig;
+
+    #[test]
+    fn only_the_three_named_tls_modes_make_a_connection_config() {
+        let with = |tls: &str| StoreConfig {
+            tls: tls.into(),
+            ..StoreConfig::default()
+        };
+        assert!(client_config(&with("require")).is_ok());
+        // A misspelt mode used to fall through to an encrypted but unverified connection.
+        for wrong in ["verify-ful", "VERIFY-FULL", "prefer", ""] {
+            let err = client_config(&with(wrong)).err().expect(wrong).to_string();
+            assert!(
+                err.contains("is not verify-full, require or disable"),
+                "{err}"
+            );
+        }
+        let err = client_config(&with("verify-full"))
+            .err()
+            .expect("no ca_file")
+            .to_string();
+        assert!(err.contains("needs ca_file"), "{err}");
     }
 }
