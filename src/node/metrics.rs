@@ -18,8 +18,28 @@ pub struct Metrics {
     pub senders_blocked: AtomicU64,
     /// Send latency (queue to verified transport receipt), milliseconds: sum and count, and buckets.
     latency: Mutex<Histogram>,
-    /// Errors by code: ebMS codes from peers and our refusals, `http-<status>` for API problems.
-    errors: Mutex<BTreeMap<String, u64>>,
+    /// Errors by code: ebMS codes from peers and our refusals, `http-<status>` for API problems. The label
+    /// set is closed ([`error_label`]): a peer's Error signal names its own `errorCode`.
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The `code` label for an error: a known ebMS code, one of our own reasons, an HTTP status the API answers
+/// with, or `other`. Anything a peer wrote is never copied into the exposition: it could break the format
+/// with quotes or newlines and grow the label set without bound.
+pub fn error_label(code: &str) -> &'static str {
+    const OURS: [&str; 2] = ["retry", "peer-certificate"];
+    const HTTP: [&str; 13] = [
+        "http-400", "http-401", "http-403", "http-404", "http-405", "http-406", "http-409",
+        "http-413", "http-415", "http-422", "http-429", "http-500", "http-503",
+    ];
+    if let Some(known) = crate::as4::ErrorCode::parse(code) {
+        return known.as_str();
+    }
+    OURS.iter()
+        .chain(HTTP.iter())
+        .find(|l| **l == code)
+        .copied()
+        .unwrap_or("other")
 }
 
 #[derive(Default)]
@@ -40,7 +60,7 @@ impl Metrics {
 
     pub fn error(&self, code: &str) {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-        *errors.entry(code.to_owned()).or_default() += 1;
+        *errors.entry(error_label(code)).or_default() += 1;
     }
 
     pub fn send_latency(&self, ms: f64) {
