@@ -114,6 +114,28 @@ fn bad_requests_get_precise_problems_and_store_nothing() {
             .contains("registrator")
     );
 
+    // The same client leaving senderAttention out, which sent as the whole organisation before: 400, named.
+    let mut unnamed = good.clone();
+    unnamed["data"]["attributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("senderAttention");
+    let answer = a.call_as(
+        rt,
+        &hr_token,
+        "POST",
+        "/v1/sdk/messages",
+        Some(&serde_json::to_vec(&unnamed).unwrap()),
+    );
+    assert_eq!(answer.status, 400);
+    let p = problem(&answer);
+    assert_eq!(
+        pointers(&p),
+        ["/data/attributes/senderAttention/subOrganization/extension"],
+        "{p:#}"
+    );
+    assert!(p["detail"].as_str().unwrap().contains("hr"), "{p:#}");
+
     // Another organisation as the sender: 403.
     let mut other = good.clone();
     other["data"]["attributes"]["sender"] = json!(b.org);
@@ -160,7 +182,7 @@ fn bad_requests_get_precise_problems_and_store_nothing() {
     assert_eq!(common::stored::payloads(&a.data), 0);
     assert!(a.stop());
     let log = audit_text(&a);
-    assert!(log.matches("api.refused").count() >= 6, "{log}");
+    assert!(log.matches("api.refused").count() >= 7, "{log}");
 }
 
 #[test]

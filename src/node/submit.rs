@@ -49,6 +49,18 @@ impl Node {
             .attention
             .as_ref()
             .map(|a| a.sub_organization.id.extension.clone());
+        // A client granted some functional addresses sends from one of them: leaving senderAttention out
+        // would otherwise send as the whole organisation.
+        if function.is_none() && !client.functions.is_empty() {
+            return Err(Problem::field(
+                "/data/attributes/senderAttention/subOrganization/extension",
+                format!(
+                    "client {} may send only from its functional address(es) {}: name one as senderAttention",
+                    client.id,
+                    client.functions.join(", ")
+                ),
+            ));
+        }
         self.authorise(client, &sender, function.as_deref())?;
         let recipient = h.recipient.id.extension.clone();
         let field = "/data/attributes/recipient";
