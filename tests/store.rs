@@ -244,3 +244,43 @@ fn payloads_are_readable_by_the_node_alone() {
     assert_eq!(mode(&dir.path().join("payloads")), 0o700);
     assert_eq!(mode(&dir.path().join("payloads/in-private")), 0o600);
 }
+
+#[test]
+fn the_data_directory_the_database_and_the_audit_log_are_the_nodes_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    // An audit directory and a database made by an earlier version, open to everyone.
+    std::fs::create_dir_all(data.join("audit")).unwrap();
+    for dir in [&data, &data.join("audit")] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(data.join("node.redb"), b"").unwrap();
+    std::fs::set_permissions(
+        data.join("node.redb"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let store = open(&data);
+    store
+        .insert_outbound(
+            message("m-private", Direction::Outbound),
+            b"secret",
+            OffsetDateTime::now_utc(),
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("audit")), 0o700);
+    assert_eq!(mode(&data.join("node.redb")), 0o600);
+    let segments: Vec<_> = std::fs::read_dir(data.join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl" || x == "log"))
+        .collect();
+    assert!(!segments.is_empty(), "an audit segment was written");
+    for segment in segments {
+        assert_eq!(mode(&segment), 0o600, "{}", segment.display());
+    }
+}

@@ -29,8 +29,10 @@ fn db_error(e: impl std::fmt::Display) -> AuditError {
 impl AuditIndex {
     pub fn open(data_dir: &Path) -> Result<AuditIndex, AuditError> {
         let dir = data_dir.join("audit");
-        std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-        let db = Database::create(dir.join("index.redb")).map_err(db_error)?;
+        super::log::private_dir(&dir).map_err(io_error(&dir))?;
+        let path = dir.join("index.redb");
+        crate::pki::fsutil::ensure_private_file(&path).map_err(io_error(&path))?;
+        let db = Database::create(path).map_err(db_error)?;
         Ok(AuditIndex { db, dir })
     }
 

@@ -108,7 +108,7 @@ impl AuditLog {
         signer: Option<CheckpointSigner>,
     ) -> Result<AuditLog, AuditError> {
         let dir = data_dir.join("audit");
-        std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        private_dir(&dir).map_err(io_error(&dir))?;
         Ok(AuditLog {
             dir,
             options,
@@ -149,11 +149,12 @@ impl AuditLog {
             if open.is_none()
                 && let Some((_, path)) = &tail.segment
             {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(io_error(path))?;
+                let new_segment = !path.exists();
+                let file = append_private(path)?;
+                if new_segment {
+                    // The new file's directory entry must survive a crash as surely as its records.
+                    sync_dir(&self.dir)?;
+                }
                 open = Some((file, path.clone()));
             }
             let record = Record {
@@ -225,11 +226,11 @@ impl AuditLog {
         let mut line =
             serde_json::to_vec(&checkpoint).map_err(|e| AuditError::Corrupt(e.to_string()))?;
         line.push(b'\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
+        let new_file = !path.exists();
+        let mut file = append_private(&path)?;
+        if new_file {
+            sync_dir(&self.dir)?;
+        }
         cut_torn_tail(&mut file, &path)?;
         file.write_all(&line).map_err(io_error(&path))?;
         file.sync_data().map_err(io_error(&path))?;
@@ -425,4 +426,32 @@ pub(crate) fn last_line(path: &Path) -> Result<Option<Vec<u8>>, AuditError> {
     let mut line = vec![0u8; (end - start) as usize];
     file.read_exact(&mut line).map_err(io_error(path))?;
     Ok(Some(line))
+}
+
+/// The audit directory: who sent what to whom, for the node's user (and the auditors it lets in) alone.
+/// A directory made 0755 by an earlier version is closed too.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Opens `path` for appending, created 0600 when it is new.
+fn append_private(path: &Path) -> Result<File, AuditError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error(path))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
 }

@@ -90,7 +90,10 @@ impl AddressBook {
         }
         let path = data_dir.join("node.redb");
         let place = || format!("the node database {}", path.display());
-        std::fs::create_dir_all(data_dir).map_err(|e| failed(place(), e.to_string()))?;
+        crate::pki::fsutil::create_private_dir(data_dir)
+            .map_err(|e| failed(place(), e.to_string()))?;
+        crate::pki::fsutil::ensure_private_file(&path)
+            .map_err(|e| failed(place(), e.to_string()))?;
         let db = Database::create(&path).map_err(|e| {
             let hint = match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => {

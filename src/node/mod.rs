@@ -104,6 +104,18 @@ impl Node {
         let signer = CheckpointSigner::new(&keys.ap_pair, keys.ap_signer.certificate().clone())
             .map_err(|e| NodeError::Keys(e.to_string()))?;
         let path = database_path(&data_dir);
+        // The data directory holds messages and the database their metadata: the node's user alone.
+        let private = crate::pki::fsutil::create_private_dir(&data_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::pki::fsutil::ensure_private_file(&path).map_err(|e| e.to_string())
+            });
+        if let Err(e) = private {
+            return Err(NodeError::Database {
+                path: path.clone(),
+                detail: format!("making it private to this user: {e}"),
+            });
+        }
         let db = Database::create(&path).map_err(|e| NodeError::Database {
             path: path.clone(),
             detail: format!(

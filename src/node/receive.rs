@@ -181,8 +181,9 @@ impl Node {
         let doc = crate::xml::parse_bytes(xhe_bytes, &Limits::default()).map_err(|e| {
             EbmsError::new(ErrorCode::Other, format!("the XHE is not well-formed: {e}"))
         })?;
-        let (doctype, violations, payload_violations) = crate::envelope::check_layers(doc.root())
-            .map_err(|e| EbmsError::new(ErrorCode::Other, format!("the XHE: {e}")))?;
+        let (doctype, violations, payload_violations) =
+            crate::envelope::check_layers(doc.root())
+                .map_err(|e| EbmsError::new(ErrorCode::Other, format!("the XHE: {e}")))?;
         if doctype != DocType::Xhe {
             return Err(EbmsError::new(
                 ErrorCode::Other,
@@ -346,7 +347,11 @@ impl Node {
         let trusted = match model {
             TransportModel::BaseExtSigEnc => {
                 pinned = self.sender_certificate(rt, xhe)?.ok_or_else(|| {
-                    self.unsigned(doc, xhe, "the sender publishes no signing certificate".into())
+                    self.unsigned(
+                        doc,
+                        xhe,
+                        "the sender publishes no signing certificate".into(),
+                    )
                 })?;
                 let policy = self.signer_policy(&checker, &pinned);
                 Some(verify_signer(doc, &policy).map_err(|e| {

@@ -66,7 +66,9 @@ impl Node {
         let field = "/data/attributes/recipient";
         let model = self.config.node.sending_model();
         let encryption = match model {
-            TransportModel::BaseExtSigEnc => Some(self.recipient_certificate(&recipient, field).await?),
+            TransportModel::BaseExtSigEnc => {
+                Some(self.recipient_certificate(&recipient, field).await?)
+            }
             // Bas: nothing to encrypt to, but the recipient must take messages in Bas.
             TransportModel::Base => {
                 self.registration(&recipient, &PayloadKind::Message.document_id(model), field)

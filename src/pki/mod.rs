@@ -290,6 +290,23 @@ pub(crate) mod fsutil {
         Ok(())
     }
 
+    /// Makes `path` a file only its owner can read and write, creating it empty if it does not exist: for a
+    /// database that its library would otherwise create with the umask's mode (0644).
+    pub fn ensure_private_file(path: &Path) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)?;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
     pub fn read(path: &Path) -> Result<Vec<u8>, PkiError> {
         fs::read(path).map_err(|e| PkiError::io(path, e))
     }

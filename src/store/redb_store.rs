@@ -86,7 +86,8 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 impl RedbStore {
     /// Opens the store in `data_dir`, and flushes audit records a crash left in the outbox.
     pub fn open(data_dir: &Path, audit: Arc<AuditLog>) -> Result<RedbStore, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(storage)?;
+        private_dir(data_dir).map_err(storage)?;
+        crate::pki::fsutil::ensure_private_file(&database_path(data_dir)).map_err(storage)?;
         let db = Database::create(database_path(data_dir)).map_err(storage)?;
         RedbStore::with_database(Arc::new(db), data_dir, audit)
     }
