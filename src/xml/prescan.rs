@@ -176,11 +176,19 @@ mod tests {
         let l = limits();
         assert!(matches!(
             check("<r a='1' b='2' c='3'/>", &l),
-            Err(XmlError::TooManyAttributes { count: 3, limit: 2, .. })
+            Err(XmlError::TooManyAttributes {
+                count: 3,
+                limit: 2,
+                ..
+            })
         ));
         assert!(matches!(
             check("<r xmlns:a='1' xmlns:b='2' xmlns='3'/>", &l),
-            Err(XmlError::TooManyNamespaceDeclarations { count: 3, limit: 2, .. })
+            Err(XmlError::TooManyNamespaceDeclarations {
+                count: 3,
+                limit: 2,
+                ..
+            })
         ));
         assert_eq!(
             check("<a><b><c><d/></c></b></a>", &l),
@@ -199,7 +207,13 @@ mod tests {
 
     #[test]
     fn markup_it_does_not_understand_is_left_to_the_parser() {
-        for odd in ["<r a='1", "<r a=1>", "<r", "<!DOCTYPE r><r/>", "<r><!-- never closed"] {
+        for odd in [
+            "<r a='1",
+            "<r a=1>",
+            "<r",
+            "<!DOCTYPE r><r/>",
+            "<r><!-- never closed",
+        ] {
             assert_eq!(check(odd, &limits()), Ok(()), "{odd}");
         }
     }
