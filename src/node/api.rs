@@ -68,6 +68,9 @@ pub struct ApiRequest<'a> {
 
 const VERSION: &str = "sdk api 1.0.0";
 
+/// At most one audit record per this interval about unauthenticated requests.
+const UNAUTHENTICATED_RECORD_EVERY: time::Duration = time::Duration::minutes(1);
+
 /// Bytes of the detail of an audit record about a refused request. Such records are written before (or
 /// without) authentication, so what the request carries must not decide their size.
 const AUDIT_DETAIL: usize = 2048;
@@ -92,8 +95,43 @@ fn store_problem(e: StoreError) -> Problem {
 }
 
 impl Node {
-    /// Routes an organisation API request. `/healthz` and `/metrics` need no token.
-    pub async fn api(self: &Arc<Self>, request: ApiRequest<'_>) -> Reply {
+    /// Who may make this request, decided from its line and headers before its body is read. `Ok(None)`:
+    /// `/healthz` and `/metrics`, which need no token; `Err`: the answer, already counted.
+    pub fn api_caller(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        certificate: Option<&str>,
+    ) -> Result<Option<Client>, Reply> {
+        if matches!((method, path), ("GET", "/healthz" | "/metrics")) {
+            return Ok(None);
+        }
+        self.client(bearer, certificate).map(Some).map_err(|p| {
+            let now = time::OffsetDateTime::now_utc();
+            if let Some(count) = self.guard.unauthenticated(now, UNAUTHENTICATED_RECORD_EVERY) {
+                self.record(crate::audit::Event {
+                    error: Some(format!("http-{}", p.status)),
+                    ..Node::event(
+                        "api.unauthorized",
+                        "refused",
+                        (ActorKind::ApiClient, "unknown"),
+                        format!(
+                            "{count} request(s) without a valid bearer token or client certificate since \
+                             the last such record (at most one per {} s; the latest: {} {})",
+                            UNAUTHENTICATED_RECORD_EVERY.whole_seconds(),
+                            echo(method),
+                            echo(path)
+                        ),
+                    )
+                });
+            }
+            self.problem_reply(&p)
+        })
+    }
+
+    /// Routes an organisation API request from `caller` (see [`Node::api_caller`]).
+    pub async fn api(self: &Arc<Self>, caller: Option<Client>, request: ApiRequest<'_>) -> Reply {
         match (request.method, request.path) {
             ("GET", "/healthz") => {
                 return Reply::json(200, &json!({"status": "ok", "node": self.config.node.name}));
@@ -103,24 +141,9 @@ impl Node {
             }
             _ => {}
         }
-        let client = match self.client(request.bearer, request.certificate) {
-            Ok(c) => c,
-            Err(p) => {
-                self.record(crate::audit::Event {
-                    error: Some(format!("http-{}", p.status)),
-                    ..Node::event(
-                        "api.unauthorized",
-                        "refused",
-                        (ActorKind::ApiClient, "unknown"),
-                        format!(
-                            "{} {}: no valid bearer token",
-                            echo(request.method),
-                            echo(request.path)
-                        ),
-                    )
-                });
-                return self.problem_reply(&p);
-            }
+        let client = match caller {
+            Some(c) => c,
+            None => return self.problem_reply(&Problem::unauthorized()),
         };
         let result = self.route(&client, &request).await;
         match result {

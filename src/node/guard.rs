@@ -12,6 +12,14 @@ use time::{Duration, OffsetDateTime};
 pub struct Guard {
     failures: Mutex<HashMap<String, VecDeque<OffsetDateTime>>>,
     last_forget: Mutex<Option<OffsetDateTime>>,
+    unauthenticated: Mutex<Tally>,
+}
+
+/// Unauthenticated API requests since the last audit record about them.
+#[derive(Default)]
+struct Tally {
+    since: u64,
+    last_record: Option<OffsetDateTime>,
 }
 
 /// The threshold: `limit` failures within `window`.
@@ -53,6 +61,24 @@ impl Guard {
         }
     }
 
+    /// Counts an unauthenticated request at `now`. `Some(n)` when it is time for an audit record (the first
+    /// one, then at most one per `every`): the `n` requests it covers. Anyone can send these, so each one
+    /// writing an fsynced record would let anyone decide how often the node fsyncs.
+    pub fn unauthenticated(&self, now: OffsetDateTime, every: Duration) -> Option<u64> {
+        let mut tally = self
+            .unauthenticated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        tally.since += 1;
+        match tally.last_record {
+            Some(at) if now - at < every && at <= now => None,
+            _ => {
+                tally.last_record = Some(now);
+                Some(std::mem::take(&mut tally.since))
+            }
+        }
+    }
+
     /// True at most once per `every`: time to forget old replay marks.
     pub fn forget_due(&self, now: OffsetDateTime, every: Duration) -> bool {
         let mut last = self.last_forget.lock().unwrap_or_else(|p| p.into_inner());
@@ -75,6 +101,26 @@ fn forget_old(times: &mut VecDeque<OffsetDateTime>, now: OffsetDateTime, window:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unauthenticated_requests_make_one_record_per_interval_that_counts_them() {
+        let g = Guard::default();
+        let every = Duration::minutes(1);
+        let start = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        assert_eq!(g.unauthenticated(start, every), Some(1));
+        let records = (1..10_000)
+            .filter_map(|i| g.unauthenticated(start + Duration::milliseconds(i), every))
+            .count();
+        assert_eq!(
+            records, 0,
+            "10 000 requests within the minute: no further record"
+        );
+        assert_eq!(
+            g.unauthenticated(start + Duration::seconds(61), every),
+            Some(10_000),
+            "the next record counts them all"
+        );
+    }
 
     #[test]
     fn a_sender_is_blocked_at_the_threshold_until_its_first_failure_leaves_the_window() {

@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod admission;
+
 use crate::node::Node;
 use crate::node::api::{ApiRequest, Reply};
 use crate::node::deliver::Worker;
@@ -24,6 +26,12 @@ use crate::node::problem::Problem;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long in-flight work may take to finish after a stop was asked for.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client may take to send a request's headers (a slowloris sends one byte at a time).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a request's line and headers may take: an AS4 or API request needs a few kilobytes.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// After a failed accept (out of file descriptors, say), a pause rather than a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -113,13 +121,25 @@ async fn accept(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    let admission = admission::Admission::default();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stop.changed() => break,
         };
         while connections.try_join_next().is_some() {}
-        let Ok((tcp, _)) = accepted else { continue };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        // Beyond the bounds the connection is closed before any TLS work is spent on it.
+        let Ok(ticket) = admission.admit(peer.ip()) else {
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         // The AS4 configuration follows the key and trust stores (rotation without restart).
         let config = fixed_tls
@@ -128,6 +148,7 @@ async fn accept(
         let node = node.clone();
         let stop = stop.clone();
         connections.spawn(async move {
+            let _ticket = ticket;
             let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await else {
                 return;
@@ -161,6 +182,9 @@ async fn serve_connection(
         }
     });
     let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
         .serve_connection(hyper_util::rt::TokioIo::new(tls), service);
     tokio::pin!(connection);
     tokio::select! {
@@ -184,15 +208,19 @@ fn response(reply: Reply) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-/// Reads the body up to `limit` bytes; `None` when it is larger.
+/// Reads the body up to `limit` bytes; `None` when it is larger. A body must arrive within a minute plus a
+/// second per MiB of the limit (at least 1 MiB/s for the largest), so a trickle cannot hold a connection.
 async fn read_body(body: Incoming, limit: u64) -> Result<Bytes, Option<String>> {
-    match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect()
-        .await
-    {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(None),
-        Err(e) => Err(Some(e.to_string())),
+    let patience = Duration::from_secs(60 + limit / (1024 * 1024));
+    let collect = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).collect();
+    match tokio::time::timeout(patience, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(None),
+        Ok(Err(e)) => Err(Some(e.to_string())),
+        Err(_) => Err(Some(format!(
+            "the body did not arrive within {} s",
+            patience.as_secs()
+        ))),
     }
 }
 
@@ -213,26 +241,36 @@ async fn handle(
     };
     match endpoint {
         Endpoint::Api => {
+            let authorization = header(hyper::header::AUTHORIZATION);
+            let bearer = authorization
+                .as_deref()
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .map(str::trim);
+            // Who is asking is settled before a byte of the body is read: a stranger's 30 MiB costs nothing.
+            let caller =
+                match node.api_caller(parts.method.as_str(), &path, bearer, certificate.as_deref())
+                {
+                    Ok(caller) => caller,
+                    Err(reply) => return response(reply),
+                };
             let limit = node.config.limits.api_message_bytes;
             let body = match read_body(body, limit).await {
                 Ok(b) => b,
                 Err(None) => return response(Reply::problem(&Problem::too_large(limit))),
                 Err(Some(e)) => return response(Reply::problem(&Problem::field("", e))),
             };
-            let authorization = header(hyper::header::AUTHORIZATION);
-            let bearer = authorization
-                .as_deref()
-                .and_then(|a| a.strip_prefix("Bearer "))
-                .map(str::trim);
             let reply = node
-                .api(ApiRequest {
-                    method: parts.method.as_str(),
-                    path: &path,
-                    query: parts.uri.query().unwrap_or(""),
-                    bearer,
-                    certificate: certificate.as_deref(),
-                    body,
-                })
+                .api(
+                    caller,
+                    ApiRequest {
+                        method: parts.method.as_str(),
+                        path: &path,
+                        query: parts.uri.query().unwrap_or(""),
+                        bearer,
+                        certificate: certificate.as_deref(),
+                        body,
+                    },
+                )
                 .await;
             response(reply)
         }
