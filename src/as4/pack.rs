@@ -149,7 +149,11 @@ impl<'c> ReceivePolicy<'c> {
             checker,
             env,
             at: OffsetDateTime::now_utc(),
-            inflate: InflateLimits::default(),
+            // No XHE larger than the XML limit can be read, so none may inflate beyond it.
+            inflate: InflateLimits {
+                max_bytes: Limits::DEFAULT_MAX_BYTES as u64,
+                ..InflateLimits::default()
+            },
             mime: MimeLimits::default(),
             xml: Limits::default(),
             clock_skew: wssec::DEFAULT_CLOCK_SKEW,
@@ -190,23 +194,16 @@ pub struct Refused {
     pub error: EbmsError,
 }
 
-/// Unpacks an AS4 request body held in memory.
+/// Unpacks an AS4 request body held in memory. What is decrypted and inflated goes through spools at the
+/// policy's threshold, so a compression bomb fills at most a temporary file up to the inflate limit, never
+/// memory; payloads are read into memory only once every check passed.
 pub fn unpack(
     content_type: &str,
     body: &[u8],
     policy: &ReceivePolicy<'_>,
     key: &dyn PayloadKey,
 ) -> Result<Received, Refused> {
-    let mime = MimeLimits {
-        spool_threshold: usize::MAX,
-        ..policy.mime
-    };
-    let policy = ReceivePolicy {
-        mime,
-        xml: policy.xml.clone(),
-        ..*policy
-    };
-    let received = unpack_from(content_type, &mut &body[..], &policy, key)?;
+    let received = unpack_from(content_type, &mut &body[..], policy, key)?;
     let message_id = received.message.message_id.clone();
     let payloads = received
         .payloads
