@@ -28,6 +28,15 @@ pub fn echo(s: &str) -> Cow<'_, str> {
     clip(s, ECHO_BYTES)
 }
 
+/// An optional value as a peer reads it in an error detail: quoted and clipped, or `(absent)`; never Rust's
+/// `Some("…")`/`None`, which mean nothing to a Domibus operator.
+pub fn shown(value: Option<&str>) -> String {
+    match value {
+        Some(v) => format!("\"{}\"", echo(v)),
+        None => "(absent)".to_owned(),
+    }
+}
+
 /// An owned `s` cut to at most `max` bytes (no copy when it fits).
 pub fn clip_owned(s: String, max: usize) -> String {
     match clip(&s, max) {

@@ -340,20 +340,8 @@ fn smp_transport_profiles_are_configurable_with_digg_defaults() {
 /// A TLS server with `node`'s own TLS certificate that keeps the head of every request it gets (up to the end
 /// of eb:ConversationId) and answers 503, so the sender keeps the message and retries.
 fn capture(rt: &tokio::runtime::Runtime, data: &Path) -> (u16, Arc<Mutex<Vec<String>>>) {
-    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let entry = sdk_relay::pki::KeyStore::open(data)
-        .signing(Purpose::Tls)
-        .unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der().unwrap()));
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(sdk_relay::pki::tls::provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(entry.chain.clone(), key)
-            .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = common::pki::tls_acceptor(data);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

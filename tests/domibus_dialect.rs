@@ -2,8 +2,7 @@
 //! WSS4J 1.6, the libraries under Domibus's CXF — against sdk-relay, through `tests/java/Dialect.java`.
 //!
 //! - Santuario verifies every signature sdk-relay writes: a UserMessage (its cid: attachment references over
-//!   the bytes sdk-relay digests) and a receipt. (Error signals are not signed by sdk-relay, so there is
-//!   nothing to verify there.)
+//!   the bytes sdk-relay digests), a receipt, and an Error signal (a signed SOAP Fault, issue 19 point 5).
 //! - Receipts signed by WSS4J in the Domibus layout — InclusiveNamespaces PrefixLists in SignedInfo and in
 //!   every reference, the key named by BinarySecurityToken, X509SubjectKeyIdentifier, ThumbprintSHA1 or
 //!   X509IssuerSerial — are accepted from the expected receiving AP and refused from anyone else, and a
@@ -297,6 +296,19 @@ fn santuario_verifies_every_signature_sdk_relay_writes() {
     let (_, m) = messaging(&receipt);
     let forged_ref = m.replace(&packed.message_id, "another@sdk-relay");
     let tampered_receipt = s.write("receipt-ref.xml", receipt.replace(m, &forged_ref));
+    let error = sdk_relay::as4::error_signal::write_signed(
+        Some(&packed.message_id),
+        &[sdk_relay::as4::EbmsError::not_serviced("0203:b.example.se")],
+        sdk_relay::as4::error::FaultCode::Sender,
+        &signer(&n.receiver),
+    )
+    .unwrap();
+    assert!(error.contains("<S12:Fault>"), "{error}");
+    let error_file = s.write("error.xml", &error);
+    let tampered_error = s.write(
+        "error-code.xml",
+        replace_once(&error, "S12:Sender</S12:Value>", "S12:Receiver</S12:Value>"),
+    );
 
     let o = java::dialect().batch(&[
         with(cmd!["verify", msg], &attachments),
@@ -306,6 +318,8 @@ fn santuario_verifies_every_signature_sdk_relay_writes() {
         with(cmd!["verify", msg], &flipped_atts),
         cmd!["verify", tampered_receipt],
         cmd!["verify", receipt_file, "--cert", n.stranger.cert_pem],
+        cmd!["verify", error_file],
+        cmd!["verify", tampered_error],
     ]);
     // The message: Messaging, Body, Timestamp and both attachments, each digested by Santuario.
     assert!(
@@ -359,6 +373,25 @@ fn santuario_verifies_every_signature_sdk_relay_writes() {
         !o[6].ok && o[6].message.contains("signature value: BAD"),
         "{}",
         o[6].message
+    );
+    // The Error signal: Messaging (with the eb:Error), the Body holding the Fault, and the Timestamp.
+    assert!(
+        o[7].ok,
+        "Santuario refuses sdk-relay's Error signal: {}",
+        o[7].message
+    );
+    for uri in ["#_ebmessaging", "#_body", "#_timestamp"] {
+        assert!(
+            o[7].message.contains(&format!("reference {uri}: ok")),
+            "{uri} checked: {}",
+            o[7].message
+        );
+    }
+    assert!(o[7].message.contains("signer: CN=AP0002-SDK-TEST"));
+    assert!(
+        !o[8].ok && o[8].message.contains("reference #_body: DIGEST MISMATCH"),
+        "the Fault is signed: {}",
+        o[8].message
     );
 }
 

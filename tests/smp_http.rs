@@ -195,19 +195,7 @@ fn lookups_through_a_running_smp_directly_and_through_the_sml() {
 
 /// A TLS front for the plain-HTTP SMP at `backend` (host:port), with the TLS certificate of `server_dir`.
 fn tls_front(rt: &tokio::runtime::Runtime, server_dir: &Path, backend: String) -> u16 {
-    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    let entry = sdk_relay::pki::KeyStore::open(server_dir)
-        .signing(Purpose::Tls)
-        .unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der().unwrap()));
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(sdk_relay::pki::tls::provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(entry.chain.clone(), key)
-            .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = common::pki::tls_acceptor(server_dir);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::error::{EbmsError, ErrorCode};
+use super::error::{EbmsError, ErrorCode, FaultCode};
 use crate::clip::echo;
 use crate::xml::names::{DS, EB, EBBP, S12, WSU};
 use crate::xml::{El, Writer};
@@ -195,8 +195,8 @@ impl UserMessage {
         let service = one(collab, "Service")?;
         if service.attr("type") != Some(SERVICE_TYPE) {
             return Err(mismatch(format!(
-                "Service/@type is {:?}, the SDK profile fixes {SERVICE_TYPE}",
-                service.attr("type").map(echo)
+                "Service/@type is {}, the SDK profile fixes {SERVICE_TYPE}",
+                crate::clip::shown(service.attr("type"))
             )));
         }
         let action = text(one(collab, "Action")?)?;
@@ -484,6 +484,9 @@ pub fn write_error(ref_to_message_id: Option<&str>, errors: &[EbmsError]) -> Str
             attrs.push(("refToMessageInError", r));
         }
         w.start("eb:Error", &attrs);
+        if !e.explanation.is_empty() {
+            w.leaf("eb:Description", &[("xml:lang", "en")], &e.explanation);
+        }
         w.leaf("eb:ErrorDetail", &[], &e.detail);
         w.end();
     }
@@ -498,24 +501,54 @@ pub fn new_message_id() -> String {
 
 /// The SOAP 1.2 envelope around a header set and a body (empty for AS4: the payloads are MIME parts).
 pub fn envelope(headers: &[&str], body_id: &str) -> String {
+    envelope_with_body(headers, body_id, "")
+}
+
+/// An envelope whose Body is a SOAP 1.2 Fault (SOAP 1.2 part 1 §5.4), the shape in which Domibus sends and
+/// reads Error signals: the eb:Error itself travels in the eb:Messaging header among `headers`.
+pub fn fault_envelope(headers: &[&str], body_id: &str, code: FaultCode, reason: &str) -> String {
+    let mut w = Writer::new();
+    w.start("S12:Fault", &[]);
+    w.start("S12:Code", &[]);
+    w.leaf("S12:Value", &[], code.qname());
+    w.end();
+    w.start("S12:Reason", &[]);
+    w.leaf("S12:Text", &[("xml:lang", "en")], reason);
+    w.end();
+    w.end();
+    envelope_with_body(headers, body_id, &w.finish())
+}
+
+fn envelope_with_body(headers: &[&str], body_id: &str, body: &str) -> String {
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<S12:Envelope xmlns:S12=\"{S12}\" xmlns:wsu=\"{WSU}\"><S12:Header>"
     );
     for h in headers {
         out.push_str(h.trim_end());
     }
-    out.push_str(&format!(
-        "</S12:Header><S12:Body wsu:Id=\"{body_id}\"/></S12:Envelope>"
-    ));
+    if body.is_empty() {
+        out.push_str(&format!(
+            "</S12:Header><S12:Body wsu:Id=\"{body_id}\"/></S12:Envelope>"
+        ));
+    } else {
+        out.push_str(&format!(
+            "</S12:Header><S12:Body wsu:Id=\"{body_id}\">{body}</S12:Body></S12:Envelope>"
+        ));
+    }
     out
 }
 
 /// The errors of an Error signal (`errorCode`, `ErrorDetail`), when `soap` is a SOAP envelope carrying one;
-/// `None` for anything else. Unsigned signals are read for diagnosis only: they never change what was agreed.
+/// `None` for anything else. See `error_signal::read` for how a sender weighs them.
 pub fn read_errors(soap: &[u8]) -> Option<Vec<(String, String)>> {
     let doc = crate::xml::parse_bytes(soap, &crate::xml::Limits::default()).ok()?;
-    let errors: Vec<(String, String)> = doc
-        .root()
+    let errors = errors_in(&doc);
+    (!errors.is_empty()).then_some(errors)
+}
+
+/// `(errorCode, ErrorDetail)` of every eb:Error in `doc`, wherever it stands (header or Fault detail).
+pub fn errors_in(doc: &crate::xml::Doc<'_>) -> Vec<(String, String)> {
+    doc.root()
         .descendants_or_self()
         .into_iter()
         .filter(|e| e.is(EB, "Error"))
@@ -526,8 +559,7 @@ pub fn read_errors(soap: &[u8]) -> Option<Vec<(String, String)>> {
                 .unwrap_or_default();
             (e.attr("errorCode").unwrap_or_default().to_owned(), detail)
         })
-        .collect();
-    (!errors.is_empty()).then_some(errors)
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,11 +5,15 @@ use std::fmt;
 
 /// An ebMS error: the code, its short description and category from the specification, and what happened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code} {short}: {detail}", code = self.code.as_str(), short = self.code.short_description())]
+#[error("{code} {short}: {detail}{explained}", code = self.code.as_str(), short = self.code.short_description(),
+    explained = if self.explanation.is_empty() { String::new() } else { format!(" ({})", self.explanation) })]
 pub struct EbmsError {
     pub code: ErrorCode,
-    /// Why, in words an operator can act on (the ErrorDetail of the signal).
+    /// Why, in words an operator can act on: the signal's `eb:ErrorDetail`, unless a profile fixes that value.
     pub detail: String,
+    /// Words for a person where a profile fixes `detail` to a token (SDK §2.5 `NOT_SERVICED`): the signal's
+    /// `eb:Description`. Empty for most errors.
+    pub explanation: String,
 }
 
 /// Bytes of an error's detail. The detail goes back to the peer in the Error signal and into the audit log,
@@ -22,18 +26,41 @@ impl EbmsError {
         EbmsError {
             code,
             detail: crate::clip::clip_owned(detail.into(), MAX_DETAIL),
+            explanation: String::new(),
         }
     }
 
-    /// SDK §2.5: the AP does not serve the addressed participant (for this message type): EBMS:0004 with the
-    /// error detail `NOT_SERVICED`.
+    /// SDK §2.5 [c]: the AP does not serve the addressed participant (for this message type): EBMS:0004 whose
+    /// error detail is exactly `NOT_SERVICED`, which a peer may match on; the participant goes in the
+    /// explanation.
     pub fn not_serviced(participant: &str) -> Self {
-        EbmsError::new(
-            ErrorCode::Other,
-            format!(
-                "NOT_SERVICED: this access point does not serve {participant} for this message type"
+        EbmsError {
+            explanation: crate::clip::clip_owned(
+                format!("this access point does not serve {participant} for this message type"),
+                MAX_DETAIL,
             ),
-        )
+            ..EbmsError::new(ErrorCode::Other, NOT_SERVICED)
+        }
+    }
+}
+
+/// The ErrorDetail of SDK transport profile §2.5 [c].
+pub const NOT_SERVICED: &str = "NOT_SERVICED";
+
+/// The SOAP 1.2 fault code an error is sent under: `Sender` when the message was at fault, `Receiver` when
+/// this node could not take it for now (the sender should try again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCode {
+    Sender,
+    Receiver,
+}
+
+impl FaultCode {
+    pub fn qname(self) -> &'static str {
+        match self {
+            FaultCode::Sender => "S12:Sender",
+            FaultCode::Receiver => "S12:Receiver",
+        }
     }
 }
 
@@ -192,9 +219,18 @@ mod tests {
     fn not_serviced_is_ebms_0004_with_the_sdk_detail() {
         let e = super::EbmsError::not_serviced("0203:region-b.example.se");
         assert_eq!(e.code.as_str(), "EBMS:0004");
-        assert!(e.detail.starts_with("NOT_SERVICED"));
+        assert_eq!(e.detail, "NOT_SERVICED");
+        assert!(e.to_string().contains("region-b.example.se"), "{e}");
         let signal = crate::as4::ebms::write_error(Some("m1"), &[e]);
-        assert!(signal.contains("errorCode=\"EBMS:0004\"") && signal.contains("NOT_SERVICED"));
+        assert!(signal.contains("errorCode=\"EBMS:0004\""));
+        assert!(
+            signal.contains("<eb:ErrorDetail>NOT_SERVICED</eb:ErrorDetail>"),
+            "{signal}"
+        );
+        assert!(
+            signal.contains("does not serve 0203:region-b.example.se"),
+            "{signal}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! 1.15): ebMS 3.0 headers and signals, SOAP 1.2 with attachments, gzip, WS-Security.
 
 pub mod error;
+pub mod error_signal;
 pub mod gzip;
 pub mod mime;
 

@@ -11,6 +11,7 @@ use rustls_pki_types::CertificateDer;
 use super::error::{EbmsError, ErrorCode};
 use super::gcm;
 use super::wssec::{BASE64_BINARY, X509V3};
+use crate::clip::shown;
 use crate::pki::CertInfo;
 use crate::xml::El;
 use crate::xml::names::{DS, WSSE, XENC};
@@ -130,8 +131,10 @@ pub fn read(
         || mgf != Some(MGF1_SHA256)
     {
         return Err(policy(format!(
-            "key transport must be xmlenc11 rsa-oaep with sha256 and mgf1sha256, found {:?} / {digest:?} / {mgf:?}",
-            method.attr("Algorithm")
+            "key transport must be xmlenc11 rsa-oaep with sha256 and mgf1sha256, found {} / {} / {}",
+            shown(method.attr("Algorithm")),
+            shown(digest),
+            shown(mgf)
         )));
     }
     let wrapped = encrypted_key

@@ -358,8 +358,8 @@ pub fn verify_with(
     )?;
     if c14n.attr("Algorithm") != Some(EXC_C14N) {
         return Err(policy(format!(
-            "canonicalization must be exclusive C14N, found {:?}",
-            c14n.attr("Algorithm").map(crate::clip::echo)
+            "canonicalization must be exclusive C14N, found {}",
+            crate::clip::shown(c14n.attr("Algorithm"))
         )));
     }
     // WSS4J names the SOAP envelope's prefix here (Domibus: PrefixList="env").
@@ -372,8 +372,8 @@ pub fn verify_with(
     )?;
     if method.attr("Algorithm") != Some(RSA_SHA256) {
         return Err(policy(format!(
-            "signature algorithm {:?} is not rsa-sha256",
-            method.attr("Algorithm")
+            "signature algorithm {} is not rsa-sha256",
+            crate::clip::shown(method.attr("Algorithm"))
         )));
     }
     let signer = keyref::signer(parts.security, signature, source)?;

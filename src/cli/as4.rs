@@ -265,14 +265,14 @@ fn unpack_cmd(m: &Incoming, payloads: bool, data_dir: &Path) -> Result<u8> {
             Ok(exit::OK)
         }
         Err(refused) => {
-            let signal = crate::as4::ebms::write_error(
+            // The signed SOAP Fault a node answers with (error_signal), so the file is what a peer would get.
+            let signal = crate::as4::error_signal::write_signed(
                 refused.message_id.as_deref(),
                 std::slice::from_ref(&refused.error),
-            );
-            std::fs::write(
-                out_dir.join("error.xml"),
-                crate::as4::ebms::envelope(&[&signal], "_body"),
+                crate::as4::error::FaultCode::Sender,
+                &signer,
             )?;
+            std::fs::write(out_dir.join("error.xml"), signal)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&json!({

@@ -22,7 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{Metrics, Node};
-use crate::as4::ebms::{UserMessage, read_errors};
+use crate::as4::ebms::UserMessage;
+use crate::as4::error_signal;
 use crate::as4::pack::{pack, verify_receipt_at};
 use crate::directory::ServiceMetadata;
 use crate::directory::smp_http::LookupError;
@@ -617,17 +618,22 @@ impl Worker {
             }
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        if let Some(errors) = read_errors(&answer.body) {
-            let codes: Vec<String> = errors.iter().map(|(c, d)| format!("{c} {d}")).collect();
-            for (code, _) in &errors {
-                node.metrics.error(code);
+        // Issue 19 point 5: an Error signal on this mutual-TLS connection comes from the AP we checked, signed
+        // or not (Domibus signs none of its Faults); it is final unless the peer only says it is busy.
+        match error_signal::read(&answer.body, &packed.message_id, &meta.ap_certificate) {
+            None => {}
+            Some(Err(other)) => return Outcome::Retry(format!("{peer}: {other}")),
+            Some(Ok(signal)) => {
+                for (code, _) in &signal.errors {
+                    node.metrics.error(code);
+                }
+                let what = format!("{} ({})", signal.codes(), signal.provenance());
+                return if answer.status == 503 {
+                    Outcome::Retry(format!("{peer} is busy: {what}"))
+                } else {
+                    Outcome::Failed(format!("refused by {peer}: {what}"))
+                };
             }
-            // A peer that is only busy says so with 503; an ebMS Error is its verdict on this message.
-            return if answer.status == 503 {
-                Outcome::Retry(codes.join("; "))
-            } else {
-                Outcome::Failed(format!("refused by {peer}: {}", codes.join("; ")))
-            };
         }
         if answer.status != 200 {
             return Outcome::Retry(format!("{peer} answered HTTP {}", answer.status));

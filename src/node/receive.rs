@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 use tokio::runtime::Handle;
 
 use super::{Metrics, Node};
-use crate::as4::ebms::{UserMessage, write_error};
+use crate::as4::ebms::UserMessage;
+use crate::as4::error::FaultCode;
+use crate::as4::error_signal;
 use crate::as4::pack::{ReceivePolicy, Received, receipt, unpack};
 use crate::as4::{EbmsError, ErrorCode};
 use crate::audit::{ActorKind, Event};
@@ -136,10 +138,13 @@ impl Node {
     /// An Error signal for the peer, counted and written to the audit log. The record names the AS4
     /// MessageId the input claimed as `claimed_message_id`, never as `message_id`: anyone can claim any id,
     /// and a refusal must not appear in the history of a stored message that has it.
+    ///
+    /// The signal is a signed SOAP Fault (the shape Domibus reads), answered with HTTP 500 as SOAP 1.2's HTTP
+    /// binding and CXF do; 503 when the peer should try again.
     fn refuse(&self, message_id: Option<&str>, peer: Option<&str>, not: NotTaken) -> Answer {
-        let (status, error) = match not {
-            NotTaken::Refused(e) => (200, e),
-            NotTaken::Busy(e) => (503, e),
+        let (status, fault, error) = match not {
+            NotTaken::Refused(e) => (500, FaultCode::Sender, e),
+            NotTaken::Busy(e) => (503, FaultCode::Receiver, e),
         };
         self.metrics.error(error.code.as_str());
         self.record(Event {
@@ -153,11 +158,13 @@ impl Node {
                 error.to_string(),
             )
         });
-        let messaging = write_error(message_id, &[error]);
-        Answer {
-            status,
-            body: crate::as4::ebms::envelope(&[&messaging], crate::as4::wssec::BODY_ID),
-        }
+        let errors = [error];
+        let body = error_signal::write_signed(message_id, &errors, fault, &self.keys.ap_signer)
+            .unwrap_or_else(|e| {
+                self.log_error(&format!("signing an Error signal: {e}"));
+                error_signal::write_unsigned(message_id, &errors, fault)
+            });
+        Answer { status, body }
     }
 
     fn take_in(&self, rt: &Handle, received: &Received) -> Result<(), NotTaken> {

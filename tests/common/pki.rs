@@ -95,3 +95,22 @@ pub fn relay_ok(data_dir: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     stdout(&out)
 }
+
+/// A TLS acceptor with the TLS certificate and key in the key store at `data` (a node's data directory or a
+/// setup directory), asking no client certificate: for test servers that stand in for a node or an SMP.
+pub fn tls_acceptor(data: &Path) -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let entry = sdk_relay::pki::KeyStore::open(data)
+        .signing(Purpose::Tls)
+        .expect("the TLS key");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.key_der().expect("its DER")));
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        sdk_relay::pki::tls::provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(entry.chain.clone(), key)
+    .expect("a server config");
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+}
