@@ -837,3 +837,57 @@ fn clear_errors_for_bad_input() {
         stderr(&out)
     );
 }
+
+/// Issue 20: a command run without `--data-dir` in a directory with no `./sdk-relay-data` used to make one,
+/// with a fresh audit log and keys no node uses. It now stops, names the option, and leaves nothing behind;
+/// an existing `./sdk-relay-data` is still the default.
+#[test]
+fn no_data_directory_is_made_by_a_command_that_was_not_given_one() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sdk-relay"))
+            .args(args)
+            .current_dir(cwd.path())
+            .env_remove("SDK_RELAY_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &[
+            "addressbook",
+            "org",
+            "add",
+            "0203:kommun-a.example.se",
+            "--name",
+            "Kommun A",
+        ][..],
+        &["certs", "list"],
+        &["audit", "verify"],
+        &["clients", "list"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--data-dir"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    // Where ./sdk-relay-data exists it is the default, as before.
+    std::fs::create_dir(cwd.path().join("sdk-relay-data")).unwrap();
+    let out = run(&[
+        "addressbook",
+        "org",
+        "add",
+        "0203:kommun-a.example.se",
+        "--name",
+        "Kommun A",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(cwd.path().join("sdk-relay-data/node.redb").exists());
+    // Commands that keep no state need no data directory.
+    let out = run(&["validate", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -42,15 +42,10 @@ pub mod exit {
     after_help = "Exit codes: 0 success, 1 the command found problems (e.g. invalid documents), 2 usage or I/O error."
 )]
 struct Cli {
-    /// The node's data directory: keys, trust, CRLs, the database (node.redb) and the audit log.
-    #[arg(
-        long,
-        global = true,
-        env = "SDK_RELAY_DATA_DIR",
-        default_value = "sdk-relay-data",
-        value_name = "DIR"
-    )]
-    data_dir: std::path::PathBuf,
+    /// The node's data directory: keys, trust, CRLs, the database (node.redb) and the audit log. Without
+    /// it, ./sdk-relay-data is used if it exists; no command makes a data directory it was not given.
+    #[arg(long, global = true, env = "SDK_RELAY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,21 +87,41 @@ pub fn run() -> ExitCode {
         }
     };
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let data_dir = cli.data_dir.clone();
+    // Commands that keep state in the data directory need one that exists; xhe and as4 read keys there only
+    // when no key file is named, and never write; the rest (validate, serve, demo, …) take none.
+    let keeps_state = matches!(
+        cli.command,
+        Command::Certs(_)
+            | Command::Trust(_)
+            | Command::Crl(_)
+            | Command::Addressbook(_)
+            | Command::Smp(_)
+            | Command::Audit(_)
+            | Command::Db(_)
+            | Command::Clients(_)
+    );
+    let data_dir = match (cli.data_dir, keeps_state) {
+        (Some(dir), _) => dir,
+        (None, false) => std::path::PathBuf::from(DEFAULT_DATA_DIR),
+        (None, true) => match default_data_dir() {
+            Ok(dir) => dir,
+            Err(e) => return finish(Err(e)),
+        },
+    };
     let code = match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::Certs(args) => certs::run(args, &cli.data_dir),
-        Command::Trust(args) => trust::run(args, &cli.data_dir),
-        Command::Crl(args) => trust::run_crl(args, &cli.data_dir),
-        Command::Xhe(args) => xhe::run(args, &cli.data_dir),
-        Command::As4(args) => as4::run(args, &cli.data_dir),
-        Command::Addressbook(args) => addressbook::run(args, &cli.data_dir),
-        Command::Smp(args) => smp::run(args, &cli.data_dir),
-        Command::Audit(args) => audit::run(args, &cli.data_dir),
+        Command::Certs(args) => certs::run(args, &data_dir),
+        Command::Trust(args) => trust::run(args, &data_dir),
+        Command::Crl(args) => trust::run_crl(args, &data_dir),
+        Command::Xhe(args) => xhe::run(args, &data_dir),
+        Command::As4(args) => as4::run(args, &data_dir),
+        Command::Addressbook(args) => addressbook::run(args, &data_dir),
+        Command::Smp(args) => smp::run(args, &data_dir),
+        Command::Audit(args) => audit::run(args, &data_dir),
         Command::Init(args) => config::init(args),
         Command::Config(args) => config::run(args),
-        Command::Db(args) => db::run(args, &cli.data_dir),
-        Command::Clients(args) => clients::run(args, &cli.data_dir),
+        Command::Db(args) => db::run(args, &data_dir),
+        Command::Clients(args) => clients::run(args, &data_dir),
         Command::Serve(args) => serve::run(args),
         Command::Send(args) => send::run(args),
         Command::Messages(args) => messages::run(args),
@@ -120,6 +135,21 @@ pub fn run() -> ExitCode {
         audit::record_admin(&data_dir, &kind, &arguments);
     }
     code
+}
+
+const DEFAULT_DATA_DIR: &str = "sdk-relay-data";
+
+/// ./sdk-relay-data when it exists. A command run in the wrong directory must not leave a fresh, empty data
+/// directory behind (with a new audit log and keys nobody uses), so a missing one is an error naming the fix.
+fn default_data_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(DEFAULT_DATA_DIR);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    anyhow::bail!(
+        "no data directory given: pass --data-dir DIR or set SDK_RELAY_DATA_DIR \
+(./{DEFAULT_DATA_DIR}, the default, does not exist here; `sdk-relay init` makes a node directory)"
+    )
 }
 
 /// The audit kind of an administrative change (`admin.certs.activate`, …), or `None` for commands that only
