@@ -12,6 +12,9 @@ use serde::Deserialize;
 pub struct NodeConfig {
     pub node: Node,
     pub api: Listener,
+    /// `/metrics`, `/healthz` and `/readyz` over plain HTTP without a token; none when absent.
+    #[serde(default)]
+    pub admin: Option<Listener>,
     pub as4: As4,
     pub smp: Smp,
     #[serde(default)]
@@ -460,6 +463,9 @@ impl NodeConfig {
             );
         }
         address("[api] listen", &self.api.listen, &mut out);
+        if let Some(admin) = &self.admin {
+            address("[admin] listen", &admin.listen, &mut out);
+        }
         address("[as4] listen", &self.as4.listen, &mut out);
         if !self.as4.public_url.starts_with("https://")
             && !self.as4.public_url.starts_with("http://")
@@ -575,6 +581,11 @@ log_format = "text"
 [api]
 # The organisation API (HTTPS; clients use a certificate or a token from `sdk-relay clients add`).
 listen = "127.0.0.1:8443"
+
+[admin]
+# Prometheus /metrics and the /healthz and /readyz probes: plain HTTP with no token, so keep it on loopback
+# (or where only the scraper reaches it). Leave the section out for no admin listener.
+listen = "127.0.0.1:8445"
 
 [as4]
 # The access point (HTTPS with mutual TLS, SDK's AS4 profile).

@@ -121,9 +121,8 @@ fn xhe_id(xhe: &[u8]) -> String {
 }
 
 fn metric(node: &Node, world: &World, name: &str) -> f64 {
-    let answer = node.call(&world.rt, "GET", "/metrics", None);
-    String::from_utf8_lossy(&answer.body)
-        .lines()
+    let (_, text) = world.rt.block_on(node.admin_get("/metrics")).unwrap();
+    text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {name} in /metrics"))

@@ -93,10 +93,13 @@ fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
         .is_empty()
     );
 
-    // Operations: health and Prometheus metrics without a token.
+    // Operations: health without a token on the API; metrics and probes on the admin listener only.
     assert_eq!(a.call_as(rt, "", "GET", "/healthz", None).status, 200);
-    let metrics = a.call_as(rt, "", "GET", "/metrics", None);
-    let metrics = String::from_utf8_lossy(&metrics.body);
+    assert_eq!(a.call_as(rt, "", "GET", "/metrics", None).status, 401);
+    assert_eq!(rt.block_on(a.admin_get("/readyz")).unwrap().0, 200);
+    assert_eq!(rt.block_on(a.admin_get("/v1/sdk/messages")).unwrap().0, 404);
+    let (status, metrics) = rt.block_on(a.admin_get("/metrics")).unwrap();
+    assert_eq!(status, 200);
     for line in [
         "sdk_relay_messages{status=\"ACCEPTED\"} 1",
         "sdk_relay_queue_depth 0",

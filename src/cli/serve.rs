@@ -49,6 +49,9 @@ fn serve(args: Args) -> Result<u8> {
         let bound = crate::server::bind(&node).await?;
         println!("api https://{}", bound.api_address);
         println!("as4 https://{}/as4", bound.as4_address);
+        if let Some(admin) = bound.admin_address {
+            println!("admin http://{admin}");
+        }
         println!("ready");
         node.log_info(&format!(
             "node {} serving: api {} as4 {} (environment {})",

@@ -101,6 +101,7 @@ impl Lab {
                 ap_id: model.ap_id.clone(),
                 api_port: ports.api,
                 as4_port: ports.as4,
+                admin_port: ports.admin,
                 token: model.token.clone(),
                 binary: model.binary.clone(),
                 client: model.client.clone(),

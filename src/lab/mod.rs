@@ -283,6 +283,7 @@ impl Lab {
             ap_id: spec.ap_id.to_owned(),
             api_port: ports.api,
             as4_port: ports.as4,
+            admin_port: ports.admin,
             token,
             binary: self.binary.clone(),
             client: self.tls_roots.clone(),
@@ -442,11 +443,12 @@ pub fn issue_into(
     Ok(entry.id().to_owned())
 }
 
-/// A node's two loopback ports.
+/// A node's three loopback ports.
 #[derive(Debug, Clone, Copy)]
 struct Ports {
     api: u16,
     as4: u16,
+    admin: u16,
 }
 
 impl Ports {
@@ -454,6 +456,7 @@ impl Ports {
         Ok(Ports {
             api: free_port()?,
             as4: free_port()?,
+            admin: free_port()?,
         })
     }
 
@@ -471,7 +474,7 @@ fn config_text(
 ) -> String {
     let name = spec.name;
     let ap_id = spec.ap_id;
-    let Ports { api, as4 } = ports;
+    let Ports { api, as4, admin } = ports;
     format!(
         r#"[node]
 name = "{name}"
@@ -480,6 +483,9 @@ data_dir = "data"
 
 [api]
 listen = "127.0.0.1:{api}"
+
+[admin]
+listen = "127.0.0.1:{admin}"
 
 [as4]
 listen = "127.0.0.1:{as4}"

@@ -25,6 +25,8 @@ pub struct LabNode {
     pub ap_id: String,
     pub api_port: u16,
     pub as4_port: u16,
+    /// The admin listener (plain HTTP: /metrics, /healthz, /readyz).
+    pub admin_port: u16,
     /// The bearer token of the organisation's API client.
     pub token: String,
     pub(super) binary: PathBuf,
@@ -151,6 +153,33 @@ impl LabNode {
         }
         .call(method, path, body)
         .await
+    }
+
+    /// `GET path` on the admin listener (plain HTTP on loopback): status and body.
+    pub async fn admin_get(&self, path: &str) -> Result<(u16, String), LabError> {
+        use http_body_util::BodyExt;
+        let step = format!("GET {path} on {}'s admin listener", self.name);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<Bytes>>();
+        let uri: hyper::Uri = format!("http://127.0.0.1:{}{path}", self.admin_port)
+            .parse()
+            .map_err(failed::<hyper::http::uri::InvalidUri>(step.clone()))?;
+        let response = tokio::time::timeout(Duration::from_secs(30), client.get(uri))
+            .await
+            .map_err(|_| LabError {
+                step: step.clone(),
+                detail: "no answer within 30 s".into(),
+            })?
+            .map_err(failed(step.clone()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(failed(step))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
     /// One API call with the node's own client token.

@@ -96,7 +96,8 @@ fn store_problem(e: StoreError) -> Problem {
 
 impl Node {
     /// Who may make this request, decided from its line and headers before its body is read. `Ok(None)`:
-    /// `/healthz` and `/metrics`, which need no token; `Err`: the answer, already counted.
+    /// `/healthz`, which needs no token; `Err`: the answer, already counted. (`/metrics` and `/readyz` are
+    /// on the admin listener, `node::admin`.)
     pub fn api_caller(
         &self,
         method: &str,
@@ -104,7 +105,7 @@ impl Node {
         bearer: Option<&str>,
         certificate: Option<&str>,
     ) -> Result<Option<Client>, Reply> {
-        if matches!((method, path), ("GET", "/healthz" | "/metrics")) {
+        if (method, path) == ("GET", "/healthz") {
             return Ok(None);
         }
         self.client(bearer, certificate).map(Some).map_err(|p| {
@@ -132,14 +133,8 @@ impl Node {
 
     /// Routes an organisation API request from `caller` (see [`Node::api_caller`]).
     pub async fn api(self: &Arc<Self>, caller: Option<Client>, request: ApiRequest<'_>) -> Reply {
-        match (request.method, request.path) {
-            ("GET", "/healthz") => {
-                return Reply::json(200, &json!({"status": "ok", "node": self.config.node.name}));
-            }
-            ("GET", "/metrics") => {
-                return Reply::text(200, "text/plain; version=0.0.4", self.render_metrics());
-            }
-            _ => {}
+        if (request.method, request.path) == ("GET", "/healthz") {
+            return Reply::json(200, &json!({"status": "ok", "node": self.config.node.name}));
         }
         let client = match caller {
             Some(c) => c,
@@ -365,41 +360,9 @@ impl Node {
     }
 
     /// Every queue entry, due or not.
-    fn queued(&self) -> Result<Vec<crate::store::QueueItem>, StoreError> {
+    pub(super) fn queued(&self) -> Result<Vec<crate::store::QueueItem>, StoreError> {
         let far = OffsetDateTime::now_utc() + time::Duration::days(36_500);
         self.store.due(far, usize::MAX)
-    }
-
-    /// The metrics exposition with the store's gauges and the certificates' days left.
-    pub fn render_metrics(&self) -> String {
-        let mut gauges = Vec::new();
-        if let Ok(all) = self.store.list(&Filter::default()) {
-            for status in Status::ALL {
-                let n = all.iter().filter(|m| m.status == status).count();
-                gauges.push((
-                    format!("sdk_relay_messages{{status=\"{status}\"}}"),
-                    n as f64,
-                ));
-            }
-        }
-        if let Ok(queue) = self.queued() {
-            gauges.push(("sdk_relay_queue_depth".to_owned(), queue.len() as f64));
-        }
-        let now = OffsetDateTime::now_utc();
-        let certs = [
-            ("ap", self.keys.ap_signer.certificate()),
-            ("o2o-sign", self.keys.o2o_sign.certificate()),
-        ];
-        for (purpose, cert) in certs {
-            if let Ok(info) = crate::pki::CertInfo::parse(cert) {
-                let days = (info.not_after - now).whole_seconds() as f64 / 86_400.0;
-                gauges.push((
-                    format!("sdk_relay_certificate_days_left{{purpose=\"{purpose}\"}}"),
-                    days,
-                ));
-            }
-        }
-        self.metrics.render(&gauges)
     }
 }
 

@@ -21,6 +21,30 @@ pub struct Metrics {
     /// Errors by code: ebMS codes from peers and our refusals, `http-<status>` for API problems. The label
     /// set is closed ([`error_label`]): a peer's Error signal names its own `errorCode`.
     errors: Mutex<BTreeMap<&'static str, u64>>,
+    /// The gauges read from the store, and when: a scrape reuses them for [`GAUGES_FRESH_FOR`], so a storm
+    /// of scrapes costs at most one store scan per interval.
+    gauges: Mutex<Option<(std::time::Instant, Gauges)>>,
+}
+
+/// Gauges as `(name with labels, value)`.
+pub type Gauges = Vec<(String, f64)>;
+
+/// How long gauges read from the store are reused.
+pub const GAUGES_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Metrics {
+    /// The cached gauges if they are fresh, or `read()`'s, remembered.
+    pub fn gauges(&self, read: impl FnOnce() -> Vec<(String, f64)>) -> Vec<(String, f64)> {
+        let mut cached = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, gauges)) = cached.as_ref()
+            && at.elapsed() < GAUGES_FRESH_FOR
+        {
+            return gauges.clone();
+        }
+        let gauges = read();
+        *cached = Some((std::time::Instant::now(), gauges.clone()));
+        gauges
+    }
 }
 
 /// The `code` label for an error: a known ebMS code, one of our own reasons, an HTTP status the API answers

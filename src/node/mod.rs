@@ -4,6 +4,7 @@
 //! parts are its methods: [`submit`] (API → sealed, queued), [`deliver`] (queue → AS4 → peer), [`receive`]
 //! (peer → AS4 checks → mailbox + Meddelandekvittens).
 
+mod admin;
 pub mod api;
 pub mod deliver;
 mod guard;

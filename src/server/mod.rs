@@ -1,6 +1,7 @@
-//! The node's listeners (layer 4): the organisation API on TLS and the AS4 endpoint on mutual TLS, HTTP/1.1
-//! through hyper, request size limits, and a graceful stop — on SIGTERM no new connection is taken, requests
-//! in progress finish and the outbound worker completes its attempts in flight.
+//! The node's listeners (layer 4): the organisation API on TLS, the AS4 endpoint on mutual TLS and the admin
+//! listener (metrics and probes, plain HTTP meant for loopback), HTTP/1.1 through hyper, request size limits,
+//! and a graceful stop — on SIGTERM no new connection is taken, requests in progress finish and the outbound
+//! worker completes its attempts in flight.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,8 +50,10 @@ pub enum ServerError {
 pub struct Bound {
     api: TcpListener,
     as4: TcpListener,
+    admin: Option<TcpListener>,
     pub api_address: SocketAddr,
     pub as4_address: SocketAddr,
+    pub admin_address: Option<SocketAddr>,
 }
 
 /// Binds both listeners (so the caller can report the addresses before serving).
@@ -66,6 +69,10 @@ pub async fn bind(node: &Node) -> Result<Bound, ServerError> {
     };
     let api = listen(node.config.api.listen.clone(), "[api] listen").await?;
     let as4 = listen(node.config.as4.listen.clone(), "[as4] listen").await?;
+    let admin = match &node.config.admin {
+        Some(admin) => Some(listen(admin.listen.clone(), "[admin] listen").await?),
+        None => None,
+    };
     let address = |l: &TcpListener, what| {
         l.local_addr().map_err(|e| ServerError::Listen {
             address: String::new(),
@@ -76,8 +83,13 @@ pub async fn bind(node: &Node) -> Result<Bound, ServerError> {
     Ok(Bound {
         api_address: address(&api, "[api] listen")?,
         as4_address: address(&as4, "[as4] listen")?,
+        admin_address: admin
+            .as_ref()
+            .map(|l| address(l, "[admin] listen"))
+            .transpose()?,
         api,
         as4,
+        admin,
     })
 }
 
@@ -85,6 +97,7 @@ pub async fn bind(node: &Node) -> Result<Bound, ServerError> {
 enum Endpoint {
     Api,
     As4,
+    Admin,
 }
 
 /// Serves until `stop` turns true, then drains.
@@ -107,8 +120,20 @@ pub async fn serve(
         Some(api_tls),
         stop.clone(),
     ));
+    let admin = bound.admin.map(|listener| {
+        tokio::spawn(accept(
+            node.clone(),
+            listener,
+            Endpoint::Admin,
+            None,
+            stop.clone(),
+        ))
+    });
     let as4 = tokio::spawn(accept(node.clone(), bound.as4, Endpoint::As4, None, stop));
     let _ = tokio::join!(api, as4);
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
     Ok(())
 }
@@ -141,12 +166,19 @@ async fn accept(
             continue;
         };
         let _ = tcp.set_nodelay(true);
+        let node = node.clone();
+        let stop = stop.clone();
+        if endpoint == Endpoint::Admin {
+            connections.spawn(async move {
+                let _ticket = ticket;
+                serve_connection(node, tcp, endpoint, None, stop).await;
+            });
+            continue;
+        }
         // The AS4 configuration follows the key and trust stores (rotation without restart).
         let config = fixed_tls
             .clone()
             .unwrap_or_else(|| node.tls.server_config());
-        let node = node.clone();
-        let stop = stop.clone();
         connections.spawn(async move {
             let _ticket = ticket;
             let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
@@ -167,13 +199,15 @@ async fn accept(
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
 }
 
-async fn serve_connection(
+async fn serve_connection<S>(
     node: Arc<Node>,
-    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    stream: S,
     endpoint: Endpoint,
     certificate: Option<String>,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let node = node.clone();
         let certificate = certificate.clone();
@@ -185,7 +219,7 @@ async fn serve_connection(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_HEADER_BYTES)
-        .serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}
@@ -274,6 +308,7 @@ async fn handle(
                 .await;
             response(reply)
         }
+        Endpoint::Admin => response(node.admin(parts.method.as_str(), &path).await),
         Endpoint::As4 => {
             if parts.method != hyper::Method::POST || path != "/as4" {
                 return response(Reply::text(
