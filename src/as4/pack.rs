@@ -203,7 +203,17 @@ pub fn unpack(
     policy: &ReceivePolicy<'_>,
     key: &dyn PayloadKey,
 ) -> Result<Received, Refused> {
-    let received = unpack_from(content_type, &mut &body[..], policy, key)?;
+    unpack_read(content_type, &mut &body[..], policy, key)
+}
+
+/// [`unpack`] of a body read from `body` (a spool the listener wrote it to), the payloads in memory.
+pub fn unpack_read(
+    content_type: &str,
+    body: &mut dyn Read,
+    policy: &ReceivePolicy<'_>,
+    key: &dyn PayloadKey,
+) -> Result<Received, Refused> {
+    let received = unpack_from(content_type, body, policy, key)?;
     let message_id = received.message.message_id.clone();
     let payloads = received
         .payloads

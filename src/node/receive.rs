@@ -15,7 +15,7 @@ use super::{Metrics, Node};
 use crate::as4::ebms::UserMessage;
 use crate::as4::error::FaultCode;
 use crate::as4::error_signal;
-use crate::as4::pack::{ReceivePolicy, Received, receipt, unpack};
+use crate::as4::pack::{ReceivePolicy, Received, receipt, unpack_read};
 use crate::as4::{EbmsError, ErrorCode};
 use crate::audit::{ActorKind, Event};
 use crate::directory::ParticipantId;
@@ -99,13 +99,18 @@ fn line(code: ReasonCode, detail: &str, line_id: &str, reason: String) -> LineRe
 
 impl Node {
     /// Handles one `POST /as4` body. Blocking: run it off the async threads (`rt` serves the SMP lookups).
-    pub fn receive_as4(self: &Arc<Self>, rt: &Handle, content_type: &str, body: &[u8]) -> Answer {
+    pub fn receive_as4(
+        self: &Arc<Self>,
+        rt: &Handle,
+        content_type: &str,
+        body: &mut dyn std::io::Read,
+    ) -> Answer {
         self.forget_old_marks();
         let checker = self.checker();
         let policy = ReceivePolicy::new(&checker, &self.env).with_clock_skew(
             std::time::Duration::from_secs(self.config.as4.clock_skew_seconds),
         );
-        let received = match unpack(content_type, body, &policy, &self.keys.ap_decrypt) {
+        let received = match unpack_read(content_type, body, &policy, &self.keys.ap_decrypt) {
             Ok(r) => r,
             Err(refused) => {
                 return self.refuse(

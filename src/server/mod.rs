@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 mod admission;
 
+use crate::as4::spool::Spool;
 use crate::node::Node;
 use crate::node::api::{ApiRequest, Reply};
 use crate::node::deliver::Worker;
@@ -258,6 +259,53 @@ async fn read_body(body: Incoming, limit: u64) -> Result<Bytes, Option<String>> 
     }
 }
 
+/// Streams an AS4 body into a spool (memory up to 1 MiB, then an anonymous temporary file), so a message of
+/// the largest allowed size costs disk, not memory, while it arrives. The writes run on a blocking thread.
+/// `Err(None)`: larger than `limit`; the same patience as [`read_body`].
+async fn spool_body(mut body: Incoming, limit: u64) -> Result<Spool, Option<String>> {
+    use std::io::Write;
+    let patience = Duration::from_secs(60 + limit / (1024 * 1024));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Spool> {
+        let mut spool = Spool::new(crate::as4::spool::DEFAULT_THRESHOLD);
+        while let Some(chunk) = rx.blocking_recv() {
+            spool.write_all(&chunk)?;
+        }
+        Ok(spool)
+    });
+    let receive = async {
+        let mut total = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Some(e.to_string()))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            total += data.len() as u64;
+            if total > limit {
+                return Err(None);
+            }
+            if tx.send(data).await.is_err() {
+                return Err(Some("the spool stopped taking the body".to_owned()));
+            }
+        }
+        Ok(())
+    };
+    let received = match tokio::time::timeout(patience, receive).await {
+        Ok(r) => r,
+        Err(_) => Err(Some(format!(
+            "the body did not arrive within {} s",
+            patience.as_secs()
+        ))),
+    };
+    drop(tx);
+    let spool = writer
+        .await
+        .map_err(|e| Some(e.to_string()))?
+        .map_err(|e| Some(format!("spooling the body: {e}")));
+    received?;
+    spool
+}
+
 async fn handle(
     node: Arc<Node>,
     endpoint: Endpoint,
@@ -318,21 +366,26 @@ async fn handle(
                 ));
             }
             let limit = node.config.limits.as4_message_bytes;
-            let body = match read_body(body, limit).await {
-                Ok(b) => b,
-                Err(_) => {
+            let mut spooled = match spool_body(body, limit).await {
+                Ok(s) => s,
+                Err(None) => {
                     return response(Reply::text(
                         413,
                         "text/plain",
                         format!("AS4 messages to this node are limited to {limit} bytes\n"),
                     ));
                 }
+                Err(Some(e)) => return response(Reply::text(400, "text/plain", format!("{e}\n"))),
             };
             let content_type = header(hyper::header::CONTENT_TYPE).unwrap_or_default();
             let rt = tokio::runtime::Handle::current();
-            let answer =
-                tokio::task::spawn_blocking(move || node.receive_as4(&rt, &content_type, &body))
-                    .await;
+            let answer = tokio::task::spawn_blocking(move || match spooled.reader() {
+                Ok(mut body) => Ok(node.receive_as4(&rt, &content_type, &mut body)),
+                Err(e) => Err(format!("reading the spooled body: {e}")),
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|a| a);
             match answer {
                 Ok(a) => response(Reply::text(
                     a.status,
