@@ -516,7 +516,11 @@ impl NodeConfig {
                 "[smp] give either url (a fixed SMP) or sml_zone (SML lookups), not both".into(),
             ),
             (Some(url), None, _) => out.push(format!("[smp] url = {url:?} must be an http(s) URL")),
-            (None, Some(_), Some(dns)) => address("[smp] dns", dns, &mut out),
+            (None, Some(_), Some(dns)) => {
+                if let Err(e) = crate::directory::dns::parse_servers(dns) {
+                    out.push(format!("[smp] dns = {dns:?}: {e}"));
+                }
+            }
             (None, Some(_), None) => {
                 out.push("[smp] sml_zone needs dns = \"host:port\" of the DNS server to ask".into())
             }
@@ -603,7 +607,7 @@ clock_skew_seconds = 60
 url = "http://127.0.0.1:8081"
 # ...or SML lookups: the environment's SML zone and a DNS server.
 # sml_zone = "acc.edelivery.tech.ec.europa.eu"
-# dns = "192.0.2.53:53"
+# dns = "192.0.2.53:53, 192.0.2.54:53"   (IP:port, several asked in order; TCP when an answer is truncated)
 # How long an SMP answer is reused.
 cache_seconds = 3600
 # https SMPs are checked against the system's CA certificates, or these (PEM; relative to this file).

@@ -279,14 +279,15 @@ fn dirs_home() -> PathBuf {
     PathBuf::from(std::env::var_os("HOME").expect("HOME"))
 }
 
-#[test]
-fn the_sml_naptr_answer_from_a_loopback_dns_server_gives_the_smp_url() {
-    use sdk_relay::directory::sml::{SmlConfig, SmlError, lookup};
+fn sml_zone() -> (
+    &'static str,
+    ParticipantId,
+    Vec<(String, Vec<common::dns::Record>)>,
+) {
     let zone = "sml.test.example";
     let registered = ParticipantId::parse("0203:region-b.example.se").unwrap();
-    let name = bdxl_name(&registered, zone);
-    let server = common::dns::dns_server(vec![(
-        name,
+    let records = vec![(
+        bdxl_name(&registered, zone),
         vec![
             (
                 20,
@@ -300,33 +301,112 @@ fn the_sml_naptr_answer_from_a_loopback_dns_server_gives_the_smp_url() {
                 "!^.*$!https://not-an-smp.example.se!".to_owned(),
             ),
         ],
-    )]);
+    )];
+    (zone, registered, records)
+}
+
+fn sml_lookup(
+    participant: &ParticipantId,
+    config: &sdk_relay::directory::sml::SmlConfig,
+) -> Result<String, sdk_relay::directory::sml::SmlError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(sdk_relay::directory::sml::lookup(participant, config))
+}
+
+/// A loopback port with nothing behind it on UDP or TCP.
+fn closed_port() -> std::net::SocketAddr {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn the_sml_naptr_answer_from_a_loopback_dns_server_gives_the_smp_url() {
+    use sdk_relay::directory::sml::{SmlConfig, SmlError};
+    let (zone, registered, records) = sml_zone();
+    let server = common::dns::dns_server(records);
     let config = SmlConfig {
         zone: zone.to_owned(),
-        server,
+        servers: vec![server],
         timeout: std::time::Duration::from_secs(2),
     };
     assert_eq!(
-        lookup(&registered, &config).unwrap(),
+        sml_lookup(&registered, &config).unwrap(),
         "https://smp.example.se"
     );
     let unknown = ParticipantId::parse("0203:nobody.example.se").unwrap();
     assert!(matches!(
-        lookup(&unknown, &config),
+        sml_lookup(&unknown, &config),
         Err(SmlError::NotRegistered { .. })
     ));
     // Nothing listens there: the SML is unreachable (retry), not "not registered".
-    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
     let config = SmlConfig {
-        server: closed,
+        servers: vec![closed_port()],
         timeout: std::time::Duration::from_millis(300),
         ..config
     };
     assert!(matches!(
-        lookup(&registered, &config),
+        sml_lookup(&registered, &config),
         Err(SmlError::Unreachable(_))
     ));
+}
+
+/// Issue 20 item 3: an answer too large for UDP (TC set) is asked again over TCP; a second server is asked
+/// when the first does not answer; one NXDOMAIN (as a forger would send) does not make a participant
+/// unregistered — only a repeated one does.
+#[test]
+fn sml_lookups_use_tcp_for_truncated_answers_a_second_server_and_distrust_one_nxdomain() {
+    use common::dns::{Quirks, dns_server_with};
+    use sdk_relay::directory::sml::{SmlConfig, SmlError};
+    let (zone, registered, records) = sml_zone();
+    let config = |servers| SmlConfig {
+        zone: zone.to_owned(),
+        servers,
+        timeout: std::time::Duration::from_millis(500),
+    };
+
+    let (truncating, _) = dns_server_with(
+        records.clone(),
+        Quirks {
+            truncate_udp: true,
+            ..Quirks::default()
+        },
+    );
+    assert_eq!(
+        sml_lookup(&registered, &config(vec![truncating])).unwrap(),
+        "https://smp.example.se",
+        "the truncated UDP answer was not retried over TCP"
+    );
+
+    let (second, asked) = dns_server_with(records.clone(), Quirks::default());
+    assert_eq!(
+        sml_lookup(&registered, &config(vec![closed_port(), second])).unwrap(),
+        "https://smp.example.se"
+    );
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    let (forged_once, asked) = dns_server_with(
+        records,
+        Quirks {
+            deny_first: true,
+            ..Quirks::default()
+        },
+    );
+    assert_eq!(
+        sml_lookup(&registered, &config(vec![forged_once])).unwrap(),
+        "https://smp.example.se",
+        "one NXDOMAIN was taken as final"
+    );
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // Denied every time: not registered, after asking twice.
+    let (empty, asked) = dns_server_with(Vec::new(), Quirks::default());
+    assert!(matches!(
+        sml_lookup(&registered, &config(vec![empty])),
+        Err(SmlError::NotRegistered { .. })
+    ));
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

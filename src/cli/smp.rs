@@ -85,7 +85,7 @@ enum Command {
         smp_url: Option<String>,
         #[arg(long, requires = "dns")]
         sml_zone: Option<String>,
-        /// The DNS server for the SML lookup (host:port).
+        /// The DNS servers for the SML lookup (IP:port, several separated by commas, asked in order).
         #[arg(long)]
         dns: Option<String>,
         /// CA certificates (PEM) for an https SMP, instead of the system's.
@@ -245,12 +245,11 @@ fn lookup_cmd(
         (None, Some(zone), Some(dns)) => {
             let config = SmlConfig {
                 zone,
-                server: dns
-                    .parse()
-                    .with_context(|| format!("--dns {dns:?} is not host:port"))?,
+                servers: crate::directory::dns::parse_servers(&dns)
+                    .map_err(|e| anyhow::anyhow!("--dns {dns:?}: {e}"))?,
                 timeout: Duration::from_secs(5),
             };
-            match sml::lookup(&participant, &config) {
+            match runtime()?.block_on(sml::lookup(&participant, &config)) {
                 Ok(url) => url,
                 Err(e @ sml::SmlError::NotRegistered { .. }) => {
                     println!("{e}");

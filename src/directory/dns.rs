@@ -1,11 +1,17 @@
-//! Just enough DNS to ask for NAPTR records over UDP (RFC 1035 messages, RFC 3403 NAPTR): what the SML
-//! lookup needs, without a resolver library. Answers are parsed defensively (bounds, compression loops).
+//! NAPTR lookups for the SML through hickory-resolver: UDP with TCP when an answer is truncated, several
+//! servers in the order given, each asked once per attempt within a timeout, answers matched to the
+//! question by the resolver. No cache: the SMP client caches what the lookup leads to.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-const TYPE_NAPTR: u16 = 35;
-const CLASS_IN: u16 = 1;
+use hickory_resolver::config::{
+    NameServerConfig, NameServerConfigGroup, ResolverConfig, ResolverOpts, ServerOrderingStrategy,
+};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::{Name, Resolver};
 
 /// One NAPTR record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,172 +21,73 @@ pub struct Naptr {
     pub flags: String,
     pub service: String,
     pub regexp: String,
-    pub replacement: String,
 }
 
 /// Why a lookup gave no records.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DnsError {
-    /// NXDOMAIN: the name does not exist (for the SML: the participant is not registered).
-    #[error("{0} does not exist (NXDOMAIN)")]
-    NoSuchName(String),
-    #[error("DNS server {server} did not answer: {detail}")]
-    Unreachable { server: String, detail: String },
-    #[error("malformed DNS answer: {0}")]
-    Malformed(String),
-    #[error("DNS error code {0}")]
-    Rcode(u8),
+    /// NXDOMAIN, or the name exists without NAPTR records: for the SML, not registered — if it is true.
+    #[error("{0} has no NAPTR records (NXDOMAIN or no data)")]
+    NoRecords(String),
+    #[error("the DNS servers {servers} gave no answer: {detail}")]
+    Unreachable { servers: String, detail: String },
+    #[error("{0:?} is not a valid DNS name")]
+    BadName(String),
 }
 
-/// Asks `server` for the NAPTR records of `name`.
-pub fn naptr(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<Naptr>, DnsError> {
-    let unreachable = |detail: String| DnsError::Unreachable {
-        server: server.to_string(),
-        detail,
-    };
-    let bind: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal address")
-    } else {
-        "[::]:0".parse().expect("literal address")
-    };
-    let socket = UdpSocket::bind(bind).map_err(|e| unreachable(e.to_string()))?;
-    socket
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| unreachable(e.to_string()))?;
-    let mut id = [0u8; 2];
-    aws_lc_rs::rand::fill(&mut id).map_err(|_| unreachable("no randomness".into()))?;
-    let query = query(u16::from_be_bytes(id), name)?;
-    socket
-        .send_to(&query, server)
-        .map_err(|e| unreachable(e.to_string()))?;
-    let mut buf = [0u8; 4096];
-    loop {
-        let (n, from) = socket
-            .recv_from(&mut buf)
-            .map_err(|e| unreachable(e.to_string()))?;
-        // Ignore stray datagrams: only the server's answer to our id counts.
-        if from == server && n >= 2 && buf[..2] == id {
-            return parse_answer(&buf[..n], name);
+/// Asks `servers` (in order; the next when one does not answer) for the NAPTR records of `name`.
+pub async fn naptr(
+    servers: &[SocketAddr],
+    name: &str,
+    timeout: Duration,
+) -> Result<Vec<Naptr>, DnsError> {
+    // Absolute, so no search domain is ever appended.
+    let fqdn = Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
+        .map_err(|_| DnsError::BadName(name.to_owned()))?;
+    let mut group = NameServerConfigGroup::with_capacity(2 * servers.len());
+    for server in servers {
+        // TCP beside UDP: the resolver retries a truncated UDP answer over TCP.
+        for protocol in [Protocol::Udp, Protocol::Tcp] {
+            group.push(NameServerConfig::new(*server, protocol));
         }
     }
-}
-
-/// A recursive-desired query for `name` IN NAPTR.
-pub fn query(id: u16, name: &str) -> Result<Vec<u8>, DnsError> {
-    let mut q = Vec::with_capacity(32 + name.len());
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(DnsError::Malformed(format!(
-                "{name:?} is not a valid DNS name"
-            )));
+    let mut options = ResolverOpts::default();
+    options.timeout = timeout;
+    options.attempts = 1;
+    options.cache_size = 0;
+    options.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
+    let resolver = Resolver::builder_with_config(
+        ResolverConfig::from_parts(None, vec![], group),
+        TokioConnectionProvider::default(),
+    )
+    .with_options(options)
+    .build();
+    match resolver.lookup(fqdn, RecordType::NAPTR).await {
+        Ok(found) => Ok(found
+            .iter()
+            .filter_map(|rdata| match rdata {
+                RData::NAPTR(n) => Some(Naptr {
+                    order: n.order(),
+                    preference: n.preference(),
+                    flags: String::from_utf8_lossy(n.flags()).into_owned(),
+                    service: String::from_utf8_lossy(n.services()).into_owned(),
+                    regexp: String::from_utf8_lossy(n.regexp()).into_owned(),
+                }),
+                _ => None,
+            })
+            .collect()),
+        Err(e) if e.is_nx_domain() || e.is_no_records_found() => {
+            Err(DnsError::NoRecords(name.to_owned()))
         }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
+        Err(e) => Err(DnsError::Unreachable {
+            servers: servers
+                .iter()
+                .map(SocketAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            detail: e.to_string(),
+        }),
     }
-    q.push(0);
-    q.extend_from_slice(&TYPE_NAPTR.to_be_bytes());
-    q.extend_from_slice(&CLASS_IN.to_be_bytes());
-    Ok(q)
-}
-
-fn malformed(what: &str) -> DnsError {
-    DnsError::Malformed(what.to_owned())
-}
-
-fn u16_at(msg: &[u8], at: usize) -> Result<u16, DnsError> {
-    msg.get(at..at + 2)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]))
-        .ok_or_else(|| malformed("truncated"))
-}
-
-/// A (possibly compressed) domain name at `at`: the name and the position after it in the message.
-pub fn read_name(msg: &[u8], mut at: usize) -> Result<(String, usize), DnsError> {
-    let mut labels: Vec<String> = Vec::new();
-    let mut end = None;
-    let mut jumps = 0;
-    loop {
-        let len = *msg
-            .get(at)
-            .ok_or_else(|| malformed("name runs past the message"))?;
-        match len {
-            0 => {
-                return Ok((labels.join("."), end.unwrap_or(at + 1)));
-            }
-            l if l & 0xC0 == 0xC0 => {
-                jumps += 1;
-                if jumps > 16 {
-                    return Err(malformed("compression loop"));
-                }
-                let pointer = (u16_at(msg, at)? & 0x3FFF) as usize;
-                end.get_or_insert(at + 2);
-                at = pointer;
-            }
-            l if l < 64 => {
-                let bytes = msg
-                    .get(at + 1..at + 1 + l as usize)
-                    .ok_or_else(|| malformed("label runs past the message"))?;
-                labels.push(String::from_utf8_lossy(bytes).into_owned());
-                at += 1 + l as usize;
-            }
-            _ => return Err(malformed("unknown label type")),
-        }
-    }
-}
-
-fn char_string(msg: &[u8], at: usize) -> Result<(String, usize), DnsError> {
-    let len = *msg.get(at).ok_or_else(|| malformed("truncated string"))? as usize;
-    let bytes = msg
-        .get(at + 1..at + 1 + len)
-        .ok_or_else(|| malformed("string runs past the message"))?;
-    Ok((String::from_utf8_lossy(bytes).into_owned(), at + 1 + len))
-}
-
-/// The NAPTR records of a response to a query for `name`.
-pub fn parse_answer(msg: &[u8], name: &str) -> Result<Vec<Naptr>, DnsError> {
-    if msg.len() < 12 {
-        return Err(malformed("shorter than a DNS header"));
-    }
-    match msg[3] & 0x0F {
-        0 => {}
-        3 => return Err(DnsError::NoSuchName(name.to_owned())),
-        rcode => return Err(DnsError::Rcode(rcode)),
-    }
-    let questions = u16_at(msg, 4)?;
-    let answers = u16_at(msg, 6)?;
-    let mut at = 12;
-    for _ in 0..questions {
-        at = read_name(msg, at)?.1 + 4;
-    }
-    let mut records = Vec::new();
-    for _ in 0..answers {
-        let (_, after) = read_name(msg, at)?;
-        let rtype = u16_at(msg, after)?;
-        let rdlength = u16_at(msg, after + 8)? as usize;
-        let rdata = after + 10;
-        if msg.len() < rdata + rdlength {
-            return Err(malformed("record data runs past the message"));
-        }
-        if rtype == TYPE_NAPTR {
-            let order = u16_at(msg, rdata)?;
-            let preference = u16_at(msg, rdata + 2)?;
-            let (flags, p) = char_string(msg, rdata + 4)?;
-            let (service, p) = char_string(msg, p)?;
-            let (regexp, p) = char_string(msg, p)?;
-            let (replacement, _) = read_name(msg, p)?;
-            records.push(Naptr {
-                order,
-                preference,
-                flags,
-                service,
-                regexp,
-                replacement,
-            });
-        }
-        at = rdata + rdlength;
-    }
-    Ok(records)
 }
 
 /// Applies a NAPTR regexp of the whole-string form BDXL uses (`!^.*$!https://smp.example/!`): the result is
@@ -194,6 +101,19 @@ pub fn apply_regexp(regexp: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// DNS server addresses as configured: `host:port` entries separated by commas or spaces.
+pub fn parse_servers(list: &str) -> Result<Vec<SocketAddr>, String> {
+    let servers: Vec<SocketAddr> = list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| format!("{s:?} is not IP:port")))
+        .collect::<Result<_, _>>()?;
+    if servers.is_empty() {
+        return Err("no DNS server given".into());
+    }
+    Ok(servers)
 }
 
 #[cfg(test)]
@@ -211,9 +131,12 @@ mod tests {
     }
 
     #[test]
-    fn a_compression_loop_is_malformed_not_a_hang() {
-        let mut msg = vec![0u8; 12];
-        msg.extend_from_slice(&[0xC0, 12]);
-        assert!(matches!(read_name(&msg, 12), Err(DnsError::Malformed(_))));
+    fn server_lists_take_commas_and_spaces() {
+        assert_eq!(
+            parse_servers("192.0.2.1:53, 192.0.2.2:5353").unwrap().len(),
+            2
+        );
+        assert!(parse_servers("dns.example:53").is_err());
+        assert!(parse_servers(" , ").is_err());
     }
 }

@@ -58,8 +58,8 @@ mod tests {
 pub struct SmlConfig {
     /// The SML zone of the environment (e.g. `acc.edelivery.tech.ec.europa.eu`).
     pub zone: String,
-    /// The DNS server to ask.
-    pub server: std::net::SocketAddr,
+    /// The DNS servers to ask, in order.
+    pub servers: Vec<std::net::SocketAddr>,
     pub timeout: std::time::Duration,
 }
 
@@ -75,16 +75,24 @@ pub enum SmlError {
 }
 
 /// The SMP base URL of `participant`: the `Meta:SMP` NAPTR record with the lowest order and preference.
-pub fn lookup(participant: &ParticipantId, config: &SmlConfig) -> Result<String, SmlError> {
+///
+/// "Not registered" fails a message for good, and a negative answer over UDP is easy to forge (the SML's
+/// zone is not DNSSEC-validated here): a name is taken as unregistered only when it is answered negatively
+/// twice, by separate queries.
+pub async fn lookup(participant: &ParticipantId, config: &SmlConfig) -> Result<String, SmlError> {
     let name = bdxl_name(participant, &config.zone);
-    let not_registered = |detail: String| SmlError::NotRegistered {
-        participant: participant.to_string(),
-        detail,
+    let ask = || super::dns::naptr(&config.servers, &name, config.timeout);
+    let records = match ask().await {
+        Err(super::dns::DnsError::NoRecords(_)) => ask().await,
+        other => other,
     };
-    let records = match super::dns::naptr(config.server, &name, config.timeout) {
+    let records = match records {
         Ok(r) => r,
-        Err(super::dns::DnsError::NoSuchName(_)) => {
-            return Err(not_registered(format!("{name} does not exist")));
+        Err(super::dns::DnsError::NoRecords(_)) => {
+            return Err(SmlError::NotRegistered {
+                participant: participant.to_string(),
+                detail: format!("{name} does not exist or has no NAPTR records, asked twice"),
+            });
         }
         Err(e) => return Err(SmlError::Unreachable(e.to_string())),
     };
@@ -95,5 +103,8 @@ pub fn lookup(participant: &ParticipantId, config: &SmlConfig) -> Result<String,
     smp.sort_by_key(|r| (r.order, r.preference));
     smp.first()
         .and_then(|r| super::dns::apply_regexp(&r.regexp))
-        .ok_or_else(|| not_registered(format!("{name} has no Meta:SMP NAPTR record")))
+        .ok_or_else(|| SmlError::NotRegistered {
+            participant: participant.to_string(),
+            detail: format!("{name} has no Meta:SMP NAPTR record"),
+        })
 }

@@ -193,7 +193,7 @@ impl Node {
     }
 
     /// The SMP that serves `participant`: the configured one, or the SML's answer.
-    fn smp_url(&self, participant: &ParticipantId) -> Result<String, LookupError> {
+    async fn smp_url(&self, participant: &ParticipantId) -> Result<String, LookupError> {
         if let Some(url) = &self.config.smp.url {
             return Ok(url.clone());
         }
@@ -203,27 +203,30 @@ impl Node {
                 detail: "[smp] has neither url nor sml_zone".into(),
             });
         };
-        let server = dns.parse().map_err(|_| LookupError::Unreachable {
-            url: dns.clone(),
-            detail: "not host:port".into(),
-        })?;
+        let servers =
+            crate::directory::dns::parse_servers(dns).map_err(|e| LookupError::Unreachable {
+                url: dns.clone(),
+                detail: e,
+            })?;
         let sml = crate::directory::sml::SmlConfig {
             zone: zone.clone(),
-            server,
+            servers,
             timeout: Duration::from_secs(5),
         };
-        crate::directory::sml::lookup(participant, &sml).map_err(|e| match e {
-            crate::directory::sml::SmlError::NotRegistered { participant, .. } => {
-                LookupError::NotRegistered {
-                    participant,
-                    document_id: "(any)".into(),
+        crate::directory::sml::lookup(participant, &sml)
+            .await
+            .map_err(|e| match e {
+                crate::directory::sml::SmlError::NotRegistered { participant, .. } => {
+                    LookupError::NotRegistered {
+                        participant,
+                        document_id: "(any)".into(),
+                    }
                 }
-            }
-            other => LookupError::Unreachable {
-                url: format!("SML {zone}"),
-                detail: other.to_string(),
-            },
-        })
+                other => LookupError::Unreachable {
+                    url: format!("SML {zone}"),
+                    detail: other.to_string(),
+                },
+            })
     }
 
     /// Looks up where and how (participant, document type) receives.
@@ -236,7 +239,7 @@ impl Node {
             participant: format!("{participant} ({e})"),
             document_id: document_id.to_owned(),
         })?;
-        let url = self.smp_url(&id)?;
+        let url = self.smp_url(&id).await?;
         self.smp.lookup(&url, &id, document_id).await
     }
 
