@@ -11,6 +11,7 @@ pub mod config;
 pub mod directory;
 pub mod envelope;
 pub mod lab;
+pub mod logging;
 pub mod node;
 pub mod pki;
 pub mod server;

@@ -113,6 +113,14 @@ fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
         "{metrics}"
     );
 
+    // Something that is not TLS at A's AS4 port: the handshake failure is logged with the peer.
+    {
+        use std::io::Write;
+        let mut junk = std::net::TcpStream::connect(("127.0.0.1", a.as4_port)).unwrap();
+        junk.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let _ = std::io::Read::read(&mut junk, &mut [0u8; 64]);
+    }
+
     // Both stop cleanly; their audit logs verify and tell the story.
     assert!(a.stop(), "{}", a.log());
     assert!(b.stop(), "{}", b.log());
@@ -124,6 +132,25 @@ fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
     }
+    // tracing events with the message and the peer as fields, so a collector can select on them.
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        events.iter().any(|v| v["message_id"] == id.as_str()
+            && v["peer"] == "AP0002-SDK-TEST"
+            && v["message"].as_str().unwrap_or("").starts_with("delivered")),
+        "{log}"
+    );
+    assert!(
+        events.iter().any(|v| v["message"] == "TLS handshake failed"
+            && v["listener"] == "as4"
+            && v["peer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("127.0.0.1:"))),
+        "{log}"
+    );
     for (node, kinds) in [
         (
             &a,

@@ -37,6 +37,7 @@ fn serve(args: Args) -> Result<u8> {
     if let Some(format) = args.log_format {
         config.node.log_format = format;
     }
+    crate::logging::init(&config.node.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,25 +54,27 @@ fn serve(args: Args) -> Result<u8> {
             println!("admin http://{admin}");
         }
         println!("ready");
-        node.log_info(&format!(
-            "node {} serving: api {} as4 {} (environment {})",
-            node.config.node.name, bound.api_address, bound.as4_address, node.env
-        ));
+        tracing::info!(
+            node = %node.config.node.name,
+            api = %bound.api_address,
+            as4 = %bound.as4_address,
+            environment = %node.env,
+            "serving"
+        );
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let signals = node.clone();
         tokio::spawn(async move {
             wait_for_stop().await;
-            signals.log_info("stopping: finishing the work in progress");
+            tracing::info!("stopping: finishing the work in progress");
             let _ = stop_tx.send(true);
         });
         crate::server::serve(node.clone(), bound, stop_rx).await?;
         // A signed checkpoint at the end of the log, so that everything up to a clean stop is anchored.
         match node.audit.checkpoint() {
-            Ok(Some(c)) => node.log_info(&format!("audit checkpoint at record {}", c.seq)),
+            Ok(Some(c)) => tracing::info!(seq = c.seq, "audit checkpoint at stop"),
             Ok(None) => {}
-            Err(e) => node.log_error(&format!("audit checkpoint at stop failed: {e}")),
+            Err(e) => tracing::error!(error = %e, "audit checkpoint at stop failed"),
         }
-        node.log_info("stopped");
+        tracing::info!("stopped");
         Ok(exit::OK)
     })
 }

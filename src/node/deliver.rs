@@ -290,11 +290,11 @@ impl Worker {
         match due {
             Ok(Ok(due)) => due,
             Ok(Err(e)) => {
-                self.node.log_error(&format!("reading the queue: {e}"));
+                tracing::error!(error = %e, "reading the queue");
                 Vec::new()
             }
             Err(e) => {
-                self.node.log_error(&format!("reading the queue: {e}"));
+                tracing::error!(error = %e, "reading the queue");
                 Vec::new()
             }
         }
@@ -380,7 +380,7 @@ impl Worker {
             Ok(m) => m,
             Err(StoreError::NotFound(_)) => return None,
             Err(e) => {
-                node.log_error(&format!("reading {}: {e}", item.id));
+                tracing::error!(message_id = %item.id, error = %e, "reading a queued message");
                 return None;
             }
         };
@@ -424,6 +424,7 @@ impl Worker {
         let id = &item.id;
         let result = match outcome {
             Outcome::Delivered { peer } => {
+                tracing::info!(message_id = %id, peer = %peer, "delivered: AS4 receipt verified");
                 Metrics::count(&node.metrics.sent);
                 node.metrics
                     .send_latency(started.elapsed().as_secs_f64() * 1000.0);
@@ -435,6 +436,7 @@ impl Worker {
                     .transition(id, next, Some(format!("AS4 receipt from {peer} verified")))
             }
             Outcome::Retry(reason) => {
+                tracing::warn!(message_id = %id, attempts = item.attempts + 1, "attempt failed, will retry: {reason}");
                 node.metrics.error("retry");
                 let next = OffsetDateTime::now_utc() + backoff(&node.config.retry, item.attempts);
                 if next > item.expires {
@@ -451,6 +453,7 @@ impl Worker {
                 }
             }
             Outcome::Failed(reason) => {
+                tracing::warn!(message_id = %id, "failed for good (MESSAGE_EXCHANGE_ERROR): {reason}");
                 node.store
                     .transition(id, Status::MessageExchangeError, Some(reason))
             }
@@ -460,7 +463,7 @@ impl Worker {
             // The Meddelandekvittens overtook the transport receipt, or an operator dropped the message
             // meanwhile: its status already says more than this attempt.
             Err(StoreError::Transition { .. }) | Err(StoreError::NotFound(_)) => {}
-            Err(e) => node.log_error(&format!("recording the attempt for {id}: {e}")),
+            Err(e) => tracing::error!(message_id = %id, error = %e, "recording the attempt"),
         }
     }
 

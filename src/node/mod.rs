@@ -168,9 +168,10 @@ impl Node {
     /// A chain checker over the node's trust.
     pub fn checker(&self) -> Checker<'static> {
         if let Err(e) = self.trust.refresh() {
-            self.log_error(&format!(
-                "reloading trust after a change in the data directory: {e} (the previous trust stays in use)"
-            ));
+            tracing::error!(
+                error = %e,
+                "reloading trust after a change in the data directory failed; the previous trust stays in use"
+            );
         }
         Checker::shared(self.trust.current(), RevocationPolicy::default())
     }
@@ -247,11 +248,7 @@ impl Node {
     /// write is reported, never silently dropped.
     pub fn record(&self, event: Event) {
         if let Err(e) = self.audit.append(event) {
-            crate::node::log(
-                &self.config.node.log_format,
-                "error",
-                &format!("audit log write failed: {e}"),
-            );
+            tracing::error!(error = %e, "audit log write failed");
         }
     }
 
@@ -265,14 +262,6 @@ impl Node {
             detail,
             ..Event::default()
         }
-    }
-
-    pub fn log_error(&self, message: &str) {
-        log(&self.config.node.log_format, "error", message);
-    }
-
-    pub fn log_info(&self, message: &str) {
-        log(&self.config.node.log_format, "info", message);
     }
 
     /// When a message queued now expires.
@@ -356,19 +345,4 @@ fn share_address_book(
         Seeded::Before { .. } => {}
     }
     Ok(())
-}
-
-/// One log line on standard error, as text or JSON (`[node] log_format`).
-pub fn log(format: &str, level: &str, message: &str) {
-    let now = OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    if format == "json" {
-        eprintln!(
-            "{}",
-            serde_json::json!({"time": now, "level": level, "message": message})
-        );
-    } else {
-        eprintln!("{now} {level:5} {message}");
-    }
 }

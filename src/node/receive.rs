@@ -125,6 +125,11 @@ impl Node {
             Ok(()) => match receipt(&received, &self.keys.ap_signer) {
                 Ok(signed) => {
                     Metrics::count(&self.metrics.received);
+                    tracing::info!(
+                        message_id = %received.message.message_id,
+                        peer = %peer,
+                        "AS4 message taken in, receipt signed"
+                    );
                     Answer {
                         status: 200,
                         body: signed,
@@ -152,6 +157,13 @@ impl Node {
             NotTaken::Busy(e) => (503, FaultCode::Receiver, e),
         };
         self.metrics.error(error.code.as_str());
+        tracing::warn!(
+            claimed_message_id = message_id.unwrap_or("-"),
+            peer = peer.unwrap_or("unknown"),
+            code = error.code.as_str(),
+            retry = status == 503,
+            "AS4 message not taken: {error}"
+        );
         self.record(Event {
             claimed_message_id: message_id.map(str::to_owned),
             peer_ap: peer.map(str::to_owned),
@@ -166,7 +178,7 @@ impl Node {
         let errors = [error];
         let body = error_signal::write_signed(message_id, &errors, fault, &self.keys.ap_signer)
             .unwrap_or_else(|e| {
-                self.log_error(&format!("signing an Error signal: {e}"));
+                tracing::error!(error = %e, "signing an Error signal; sent unsigned");
                 error_signal::write_unsigned(message_id, &errors, fault)
             });
         Answer { status, body }
@@ -642,7 +654,7 @@ impl Node {
             .store
             .forget_marks(now - self.config.limits.replay_memory())
         {
-            self.log_error(&format!("forgetting old replay marks: {e}"));
+            tracing::error!(error = %e, "forgetting old replay marks");
         }
     }
 

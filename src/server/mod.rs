@@ -101,6 +101,16 @@ enum Endpoint {
     Admin,
 }
 
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Api => "api",
+            Endpoint::As4 => "as4",
+            Endpoint::Admin => "admin",
+        }
+    }
+}
+
 /// Serves until `stop` turns true, then drains.
 pub async fn serve(
     node: Arc<Node>,
@@ -156,13 +166,15 @@ async fn accept(
         while connections.try_join_next().is_some() {}
         let (tcp, peer) = match accepted {
             Ok(a) => a,
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(listener = endpoint.name(), error = %e, "accept failed; pausing");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
         // Beyond the bounds the connection is closed before any TLS work is spent on it.
         let Ok(ticket) = admission.admit(peer.ip()) else {
+            tracing::debug!(peer = %peer, listener = endpoint.name(), "connection refused: over the admission limit");
             drop(tcp);
             continue;
         };
@@ -183,8 +195,17 @@ async fn accept(
         connections.spawn(async move {
             let _ticket = ticket;
             let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await else {
-                return;
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(tls)) => tls,
+                // Peers that fail the handshake are told nothing more; the operator should see why.
+                Ok(Err(e)) => {
+                    tracing::info!(peer = %peer, listener = endpoint.name(), error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(peer = %peer, listener = endpoint.name(), "TLS handshake timed out");
+                    return;
+                }
             };
             // A client certificate (already checked by the verifier) names the API client by its hash.
             let certificate = tls
