@@ -334,13 +334,9 @@ fn update(
     })
 }
 
-/// A CRL from its distribution point: http with our small client, https through rustls (DIGG publishes
-/// its CRLs at https URLs), checked against `ca_file` or the system's CA certificates.
+/// A CRL from its distribution point, http or https (DIGG publishes its CRLs at https URLs; https ones are
+/// checked against `ca_file` or the system's CA certificates), through the node's one HTTP client.
 fn fetch(url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Vec<u8>> {
-    if !url.starts_with("https://") {
-        return Ok(crl_fetch::fetch(url, timeout)?);
-    }
-    let config = crate::pki::tls::web_client_config(ca_file)?;
     let call = crate::pki::https::Call {
         method: "GET",
         url,
@@ -351,7 +347,8 @@ fn fetch(url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Vec<u8>
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let answer = runtime.block_on(crate::pki::https::send(config, call, timeout, limit))?;
+    let tls = || crate::pki::tls::web_client_config(ca_file).map_err(|e| e.to_string());
+    let answer = runtime.block_on(crate::pki::https::send_web(tls, call, timeout, limit))?;
     anyhow::ensure!(
         answer.status == 200,
         "{url}: the server answered HTTP {}",

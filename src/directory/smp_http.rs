@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -177,7 +177,7 @@ pub struct SmpClient {
     /// CA certificates for https SMPs (else the system's), and the configuration made from them on the
     /// first https lookup.
     ca_file: Option<std::path::PathBuf>,
-    web_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    web_tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     /// Endpoint transport profile ids taken, in order of preference (`[smp] transport_profiles`).
     transport_profiles: Vec<String>,
 }
@@ -219,12 +219,14 @@ impl SmpClient {
     }
 
     fn web_tls(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        self.web_tls
-            .get_or_init(|| {
-                crate::pki::tls::web_client_config(self.ca_file.as_deref())
-                    .map_err(|e| format!("{e} (set [smp] ca_file)"))
-            })
-            .clone()
+        if let Some(config) = self.web_tls.get() {
+            return Ok(config.clone());
+        }
+        // Only success is kept: a CA file that was missing or unreadable is tried again next time, so fixing
+        // it needs no restart.
+        let config = crate::pki::tls::web_client_config(self.ca_file.as_deref())
+            .map_err(|e| format!("{e} (set [smp] ca_file)"))?;
+        Ok(self.web_tls.get_or_init(|| config).clone())
     }
 
     /// The SignedServiceMetadata of (participant, document) from the SMP at `smp_url`, verified.
@@ -318,56 +320,22 @@ impl SmpClient {
             url: url.to_owned(),
             detail,
         };
-        let uri: hyper::Uri = url
-            .parse()
-            .map_err(|e| unreachable(format!("bad URL: {e}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                let call = crate::pki::https::Call {
-                    method: "GET",
-                    url,
-                    headers: Vec::new(),
-                    body: Bytes::new(),
-                };
-                let answer = crate::pki::https::send(
-                    self.web_tls().map_err(&unreachable)?,
-                    call,
-                    self.timeout,
-                    MAX_ANSWER,
-                )
-                .await
-                .map_err(|e| match e {
-                    crate::pki::https::ClientError::Unreachable { detail, .. } => {
-                        unreachable(detail)
-                    }
-                    other => unreachable(other.to_string()),
-                })?;
-                let status = StatusCode::from_u16(answer.status)
-                    .map_err(|_| unreachable(format!("HTTP status {}", answer.status)))?;
-                return Ok((status, answer.body.to_vec()));
-            }
-            _ => return Err(unreachable("an SMP URL is http:// or https://".into())),
-        }
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<Full<Bytes>>();
-        let request = async {
-            let response = client
-                .get(uri)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let status = response.status();
-            let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|e| unreachable(format!("reading the answer: {e}")))?
-                .to_bytes()
-                .to_vec();
-            Ok((status, body))
+        let call = crate::pki::https::Call {
+            method: "GET",
+            url,
+            headers: Vec::new(),
+            body: Bytes::new(),
         };
-        tokio::time::timeout(self.timeout, request)
+        let answer = crate::pki::https::send_web(|| self.web_tls(), call, self.timeout, MAX_ANSWER)
             .await
-            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(|e| match e {
+                crate::pki::https::ClientError::Unreachable { detail, .. } => unreachable(detail),
+                crate::pki::https::ClientError::BadUrl(_) => {
+                    unreachable("an SMP URL is http:// or https://".into())
+                }
+            })?;
+        let status = StatusCode::from_u16(answer.status)
+            .map_err(|_| unreachable(format!("HTTP status {}", answer.status)))?;
+        Ok((status, answer.body.to_vec()))
     }
 }

@@ -216,8 +216,6 @@ pub enum PkiError {
     Crypto(String),
     #[error("PKCS#12 {what}: {detail}")]
     Pkcs12 { what: String, detail: String },
-    #[error("fetching {url}: {detail}")]
-    Fetch { url: String, detail: String },
 }
 
 impl PkiError {
