@@ -297,7 +297,7 @@ fn open_store(
                 Some(signer),
             )?;
             let pg = Arc::new(pg);
-            share_address_book(&pg, &local_book, data_dir, &config.node.log_format)?;
+            share_address_book(&pg, &local_book, data_dir)?;
             return Ok((pg.clone(), pg.clone(), AddressBook::with_rows(pg)));
         }
         #[cfg(not(feature = "postgres"))]
@@ -316,7 +316,6 @@ fn share_address_book(
     pg: &crate::store::pg::PgStore,
     local: &AddressBook,
     data_dir: &Path,
-    log_format: &str,
 ) -> Result<(), NodeError> {
     use crate::store::pg::Seeded;
     let place = database_path(data_dir).display().to_string();
@@ -328,19 +327,17 @@ fn share_address_book(
     };
     let seed = local.all_rows().map_err(|e| failed(e.to_string()))?;
     match pg.seed_address_book(&seed, &place).map_err(failed)? {
-        Seeded::Now { copied } => log(
-            log_format,
-            "info",
-            &format!("address book: {copied} rows of {place} copied to the shared database"),
+        Seeded::Now { copied } => tracing::info!(
+            rows = copied,
+            place = %place,
+            "address book copied to the shared database"
         ),
-        Seeded::Before { by } if !seed.is_empty() => log(
-            log_format,
-            "warn",
-            &format!(
-                "address book: the shared database's is used (brought by {by}); the {} rows in {place} are \
-                 not (change the address book with `sdk-relay addressbook`/`clients` on any node)",
-                seed.len()
-            ),
+        Seeded::Before { by } if !seed.is_empty() => tracing::warn!(
+            rows = seed.len(),
+            place = %place,
+            brought_by = %by,
+            "address book: the shared database's is used, not the local rows (change it with \
+             `sdk-relay addressbook`/`clients` on any node)"
         ),
         Seeded::Before { .. } => {}
     }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::StoreConfig;
+use crate::store::config::StoreConfig;
 
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("store.toml")

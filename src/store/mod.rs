@@ -3,6 +3,7 @@
 //! the same transaction, flushed to the audit log right after, and again at start-up after a crash).
 //! Behind the [`Store`] trait so a PostgreSQL backend can follow; [`redb_store::RedbStore`] is the embedded one.
 
+pub mod config;
 mod location;
 #[cfg(feature = "postgres")]
 pub mod pg;

@@ -11,8 +11,8 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use tokio_postgres::config::SslMode;
 
-use crate::config::StoreConfig;
 use crate::store::StoreError;
+use crate::store::config::StoreConfig;
 
 fn problem(detail: String) -> StoreError {
     StoreError::Storage(detail)
@@ -152,7 +152,7 @@ impl ServerCertVerifier for EncryptOnly {
 #[cfg(test)]
 mod tests {
     use super::client_config;
-    use crate::config::StoreConfig;
+    use crate::store::config::StoreConfig;
 
     // rustls::ClientConfig has no Debug, so `expect_err` is not available.
     fn refusal(config: &StoreConfig) -> String {

@@ -27,7 +27,7 @@ use super::{
     StoredMessage, check_id, inbound_marks, status_event, stored,
 };
 use crate::audit::{AuditError, AuditSink, Checkpoint, CheckpointSigner, Event};
-use crate::config::StoreConfig;
+use crate::store::config::StoreConfig;
 pub use audit::ChainLines;
 pub use book::Seeded;
 pub use connect::pool as connect_pool;
