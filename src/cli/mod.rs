@@ -5,11 +5,13 @@ mod api_client;
 mod as4;
 mod audit;
 mod audit_source;
+#[cfg(feature = "lab")]
 mod bench;
 mod certs;
 mod clients;
 mod config;
 mod db;
+#[cfg(feature = "lab")]
 mod demo;
 mod messages;
 mod queue;
@@ -69,7 +71,9 @@ enum Command {
     Send(send::Args),
     Messages(messages::Args),
     Queue(queue::Args),
+    #[cfg(feature = "lab")]
     Demo(demo::Args),
+    #[cfg(feature = "lab")]
     Bench(bench::Args),
 }
 
@@ -126,7 +130,9 @@ pub fn run() -> ExitCode {
         Command::Send(args) => send::run(args),
         Command::Messages(args) => messages::run(args),
         Command::Queue(args) => queue::run(args),
+        #[cfg(feature = "lab")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "lab")]
         Command::Bench(args) => bench::run(args),
     };
     if code == ExitCode::SUCCESS
