@@ -209,3 +209,59 @@ fn oversized_request_headers_are_refused() {
     });
     assert!(a.stop());
 }
+
+/// A thousand idle connections on each listener, from eight addresses each (under the per-address bound):
+/// the listeners hold them (each at most the 15 s handshake timeout) and stay within their bound of 1 024 —
+/// connections beyond it are closed at once — while a message from B is delivered to A and A's API answers.
+#[test]
+fn a_thousand_idle_connections_on_each_listener_leave_a_message_and_an_api_call_served() {
+    let world = World::new();
+    let (mut a, mut b) = world.pair();
+    a.start();
+    b.start();
+    let rt = &world.rt;
+    let (held, closed_beyond) = rt.block_on(async {
+        let mut held = Vec::new();
+        for (port, first) in [(a.api_port, 10u8), (a.as4_port, 20u8)] {
+            for i in 0..1000u32 {
+                let from = [127, 0, 0, first + (i / 125) as u8];
+                held.push(connect_from(from, port).await.unwrap());
+            }
+        }
+        // 60 more on the API listener, from other addresses: beyond its 1 024.
+        let mut extra = Vec::new();
+        for i in 0..60u32 {
+            extra.push(
+                connect_from([127, 0, 0, 40 + (i / 30) as u8], a.api_port)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut closed = 0;
+        for tcp in extra.iter_mut() {
+            if read_for(tcp, Duration::from_millis(50)).await.1 {
+                closed += 1;
+            }
+        }
+        (held, closed)
+    });
+    assert!(
+        closed_beyond >= 30,
+        "{closed_beyond} of 60 connections beyond the listener's bound were closed"
+    );
+    let started = std::time::Instant::now();
+    let answer = b.post(rt, &common::node::message_to(&b, &a, "Under flood", "Hej"));
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let id = common::node::created_id(&answer);
+    b.wait_status(rt, &id, "ACCEPTED", Duration::from_secs(60));
+    let listed = a.call(rt, "GET", "/v1/sdk/messages", None);
+    assert_eq!(listed.status, 200);
+    eprintln!(
+        "delivered and answered {:?} after the floods opened; {} flood connections held",
+        started.elapsed(),
+        held.len()
+    );
+    drop(held);
+    assert!(a.stop());
+    assert!(b.stop());
+}
