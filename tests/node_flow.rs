@@ -104,7 +104,7 @@ fn a_message_with_a_pdf_goes_from_a_to_b_and_comes_back_accepted() {
         "sdk_relay_messages{status=\"ACCEPTED\"} 1",
         "sdk_relay_queue_depth 0",
         "sdk_relay_as4_sent_total 1",
-        "sdk_relay_send_latency_ms_count 1",
+        "sdk_relay_send_latency_seconds_count 1",
     ] {
         assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
     }

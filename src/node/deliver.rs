@@ -426,8 +426,7 @@ impl Worker {
             Outcome::Delivered { peer } => {
                 tracing::info!(message_id = %id, peer = %peer, "delivered: AS4 receipt verified");
                 Metrics::count(&node.metrics.sent);
-                node.metrics
-                    .send_latency(started.elapsed().as_secs_f64() * 1000.0);
+                node.metrics.send_latency(started.elapsed().as_secs_f64());
                 let next = match kind {
                     Kind::Receipt => Status::Submitted,
                     Kind::Message => Status::WaitingForReceipt,

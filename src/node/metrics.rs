@@ -16,7 +16,7 @@ pub struct Metrics {
     pub open_failures: AtomicU64,
     /// Times a sender organisation reached the open-failure threshold and was refused from then on.
     pub senders_blocked: AtomicU64,
-    /// Send latency (queue to verified transport receipt), milliseconds: sum and count, and buckets.
+    /// Send latency (queue to verified transport receipt), seconds as Prometheus asks: sum, count, buckets.
     latency: Mutex<Histogram>,
     /// Errors by code: ebMS codes from peers and our refusals, `http-<status>` for API problems. The label
     /// set is closed ([`error_label`]): a peer's Error signal names its own `errorCode`.
@@ -69,13 +69,11 @@ pub fn error_label(code: &str) -> &'static str {
 #[derive(Default)]
 struct Histogram {
     buckets: [u64; BUCKETS.len()],
-    sum_ms: f64,
+    sum_seconds: f64,
     count: u64,
 }
 
-const BUCKETS: [f64; 10] = [
-    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0, 30000.0,
-];
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
 
 impl Metrics {
     pub fn count(counter: &AtomicU64) {
@@ -87,14 +85,14 @@ impl Metrics {
         *errors.entry(error_label(code)).or_default() += 1;
     }
 
-    pub fn send_latency(&self, ms: f64) {
+    pub fn send_latency(&self, seconds: f64) {
         let mut h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         for (i, bound) in BUCKETS.iter().enumerate() {
-            if ms <= *bound {
+            if seconds <= *bound {
                 h.buckets[i] += 1;
             }
         }
-        h.sum_ms += ms;
+        h.sum_seconds += seconds;
         h.count += 1;
     }
 
@@ -149,15 +147,15 @@ impl Metrics {
             out.push_str(&format!("sdk_relay_errors_total{{code=\"{code}\"}} {n}\n"));
         }
         let h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        out.push_str("# HELP sdk_relay_send_latency_ms From queue to verified AS4 receipt\n# TYPE sdk_relay_send_latency_ms histogram\n");
+        out.push_str("# HELP sdk_relay_send_latency_seconds From queue to verified AS4 receipt\n# TYPE sdk_relay_send_latency_seconds histogram\n");
         for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
             out.push_str(&format!(
-                "sdk_relay_send_latency_ms_bucket{{le=\"{bound}\"}} {n}\n"
+                "sdk_relay_send_latency_seconds_bucket{{le=\"{bound}\"}} {n}\n"
             ));
         }
         out.push_str(&format!(
-            "sdk_relay_send_latency_ms_bucket{{le=\"+Inf\"}} {}\nsdk_relay_send_latency_ms_sum {}\nsdk_relay_send_latency_ms_count {}\n",
-            h.count, h.sum_ms, h.count
+            "sdk_relay_send_latency_seconds_bucket{{le=\"+Inf\"}} {}\nsdk_relay_send_latency_seconds_sum {}\nsdk_relay_send_latency_seconds_count {}\n",
+            h.count, h.sum_seconds, h.count
         ));
         let mut last = String::new();
         for (name, value) in gauges {
