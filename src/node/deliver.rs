@@ -372,11 +372,18 @@ impl Worker {
         }
     }
 
+    /// A stored message, read on a blocking thread (the store does file I/O).
+    async fn stored(&self, id: &str) -> Result<crate::store::StoredMessage, StoreError> {
+        let (node, id) = (self.node.clone(), id.to_owned());
+        tokio::task::spawn_blocking(move || node.store.get(&id))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Storage(e.to_string())))
+    }
+
     /// One attempt, recorded; or what it waits for, with nothing recorded.
     async fn try_once(&self, item: &QueueItem, preparing: OwnedSemaphorePermit) -> Option<Wait> {
-        let node = &self.node;
         let started = Instant::now();
-        let stored = match node.store.get(&item.id) {
+        let stored = match self.stored(&item.id).await {
             Ok(m) => m,
             Err(StoreError::NotFound(_)) => return None,
             Err(e) => {
@@ -415,67 +422,31 @@ impl Worker {
                 }
             }
         };
-        self.record(item, stored.message.kind, outcome, started);
+        // The store's transaction and the audit append fsync: off the runtime threads.
+        let (node, item, kind) = (self.node.clone(), item.clone(), stored.message.kind);
+        let _ =
+            tokio::task::spawn_blocking(move || record(&node, &item, kind, outcome, started)).await;
         None
-    }
-
-    fn record(&self, item: &QueueItem, kind: Kind, outcome: Outcome, started: Instant) {
-        let node = &self.node;
-        let id = &item.id;
-        let result = match outcome {
-            Outcome::Delivered { peer } => {
-                tracing::info!(message_id = %id, peer = %peer, "delivered: AS4 receipt verified");
-                Metrics::count(&node.metrics.sent);
-                node.metrics.send_latency(started.elapsed().as_secs_f64());
-                let next = match kind {
-                    Kind::Receipt => Status::Submitted,
-                    Kind::Message => Status::WaitingForReceipt,
-                };
-                node.store
-                    .transition(id, next, Some(format!("AS4 receipt from {peer} verified")))
-            }
-            Outcome::Retry(reason) => {
-                tracing::warn!(message_id = %id, attempts = item.attempts + 1, "attempt failed, will retry: {reason}");
-                node.metrics.error("retry");
-                let next = OffsetDateTime::now_utc() + backoff(&node.config.retry, item.attempts);
-                if next > item.expires {
-                    node.store.transition(
-                        id,
-                        Status::MessageExchangeError,
-                        Some(format!(
-                            "not delivered before its expiry after {} attempt(s); last: {reason}",
-                            item.attempts + 1
-                        )),
-                    )
-                } else {
-                    node.store.reschedule(id, next, reason)
-                }
-            }
-            Outcome::Failed(reason) => {
-                tracing::warn!(message_id = %id, "failed for good (MESSAGE_EXCHANGE_ERROR): {reason}");
-                node.store
-                    .transition(id, Status::MessageExchangeError, Some(reason))
-            }
-        };
-        match result {
-            Ok(_) => {}
-            // The Meddelandekvittens overtook the transport receipt, or an operator dropped the message
-            // meanwhile: its status already says more than this attempt.
-            Err(StoreError::Transition { .. }) | Err(StoreError::NotFound(_)) => {}
-            Err(e) => tracing::error!(message_id = %id, error = %e, "recording the attempt"),
-        }
     }
 
     /// The envelope, its receiver's AP and a verdict on that AP's certificate: everything short of the send.
     async fn prepare(&self, item: &QueueItem) -> Result<Ready, Stop> {
         let node = &self.node;
         let failed = |why: String| Stop::Done(Outcome::Failed(why));
-        let payload = node
-            .store
-            .payload(&item.id)
-            .map_err(|e| failed(format!("the stored envelope: {e}")))?;
-        let xhe = Xhe::parse(&payload, &Limits::default())
-            .map_err(|e| failed(format!("the stored envelope is not valid: {e}")))?;
+        // Reading up to 100 MB and parsing it: work for a blocking thread, not the runtime's.
+        let (reader, id) = (node.clone(), item.id.clone());
+        let (payload, xhe) = tokio::task::spawn_blocking(move || {
+            let payload = reader
+                .store
+                .payload(&id)
+                .map_err(|e| format!("the stored envelope: {e}"))?;
+            let xhe = Xhe::parse(&payload, &Limits::default())
+                .map_err(|e| format!("the stored envelope is not valid: {e}"))?;
+            Ok::<_, String>((payload, xhe))
+        })
+        .await
+        .map_err(|e| Stop::Done(Outcome::Retry(format!("reading the stored envelope: {e}"))))?
+        .map_err(failed)?;
         let meta = self
             .lookup((xhe.to.clone(), xhe.scope.document_id.clone()))
             .await?;
@@ -583,7 +554,7 @@ impl Worker {
         message.message_id = format!("{}@{}", xhe.id, ap_id.to_lowercase());
         // B1.3.3 1.5.2: eb:ConversationId carries the SDK conversationId, which only the store still knows
         // once the payload is sealed (a Meddelandekvittens was stored with its message's conversation).
-        message.conversation_id = match node.store.get(&xhe.id) {
+        message.conversation_id = match self.stored(&xhe.id).await {
             Ok(stored) => stored.message.conversation_id,
             Err(e) => return Outcome::Retry(format!("the stored message: {e}")),
         };
@@ -649,6 +620,53 @@ impl Worker {
                 Outcome::Retry(format!("the receipt from {peer}: {e}"))
             }
         }
+    }
+}
+
+/// Records what one attempt came to: the status it leads to, counted and (through the store) audited.
+fn record(node: &Node, item: &QueueItem, kind: Kind, outcome: Outcome, started: Instant) {
+    let id = &item.id;
+    let result = match outcome {
+        Outcome::Delivered { peer } => {
+            tracing::info!(message_id = %id, peer = %peer, "delivered: AS4 receipt verified");
+            Metrics::count(&node.metrics.sent);
+            node.metrics.send_latency(started.elapsed().as_secs_f64());
+            let next = match kind {
+                Kind::Receipt => Status::Submitted,
+                Kind::Message => Status::WaitingForReceipt,
+            };
+            node.store
+                .transition(id, next, Some(format!("AS4 receipt from {peer} verified")))
+        }
+        Outcome::Retry(reason) => {
+            tracing::warn!(message_id = %id, attempts = item.attempts + 1, "attempt failed, will retry: {reason}");
+            node.metrics.error("retry");
+            let next = OffsetDateTime::now_utc() + backoff(&node.config.retry, item.attempts);
+            if next > item.expires {
+                node.store.transition(
+                    id,
+                    Status::MessageExchangeError,
+                    Some(format!(
+                        "not delivered before its expiry after {} attempt(s); last: {reason}",
+                        item.attempts + 1
+                    )),
+                )
+            } else {
+                node.store.reschedule(id, next, reason)
+            }
+        }
+        Outcome::Failed(reason) => {
+            tracing::warn!(message_id = %id, "failed for good (MESSAGE_EXCHANGE_ERROR): {reason}");
+            node.store
+                .transition(id, Status::MessageExchangeError, Some(reason))
+        }
+    };
+    match result {
+        Ok(_) => {}
+        // The Meddelandekvittens overtook the transport receipt, or an operator dropped the message
+        // meanwhile: its status already says more than this attempt.
+        Err(StoreError::Transition { .. }) | Err(StoreError::NotFound(_)) => {}
+        Err(e) => tracing::error!(message_id = %id, error = %e, "recording the attempt"),
     }
 }
 
