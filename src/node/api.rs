@@ -203,16 +203,35 @@ impl Node {
                 self.wake.notify_one();
                 Ok(self.created(&stored))
             }
-            ("GET", ["v1", "sdk", "messages"]) => self.list(client, r.query),
-            ("GET", ["v1", "sdk", "messages", id]) => self.show(client, id),
-            ("DELETE", ["v1", "sdk", "messages", id]) => {
-                self.visible(client, id)?;
-                self.store.delete(id).map_err(store_problem)?;
-                Ok(Reply::text(204, "text/plain", String::new()))
+            ("GET", ["v1", "sdk", "messages"]) => {
+                let query = r.query.to_owned();
+                self.blocking(client, move |node, client| node.list(client, &query))
+                    .await
             }
-            ("GET", ["v1", "queue"]) => self.queue_list(client),
+            ("GET", ["v1", "sdk", "messages", id]) => {
+                let id = (*id).to_owned();
+                self.blocking(client, move |node, client| node.show(client, &id))
+                    .await
+            }
+            ("DELETE", ["v1", "sdk", "messages", id]) => {
+                let id = (*id).to_owned();
+                self.blocking(client, move |node, client| {
+                    node.visible(client, &id)?;
+                    node.store.delete(&id).map_err(store_problem)?;
+                    Ok(Reply::text(204, "text/plain", String::new()))
+                })
+                .await
+            }
+            ("GET", ["v1", "queue"]) => {
+                self.blocking(client, |node, client| node.queue_list(client))
+                    .await
+            }
             ("POST", ["v1", "queue", id, action @ ("retry" | "drop")]) => {
-                self.queue_action(client, id, action)
+                let (id, action) = ((*id).to_owned(), (*action).to_owned());
+                self.blocking(client, move |node, client| {
+                    node.queue_action(client, &id, &action)
+                })
+                .await
             }
             (_, ["v1", ..]) => Err(Problem::not_found(format!(
                 "no such operation: {} {}",
@@ -224,6 +243,17 @@ impl Node {
                 echo(r.path)
             ))),
         }
+    }
+
+    /// Runs a handler that reads or writes the store (file I/O, fsync) on a blocking thread.
+    async fn blocking<F>(self: &Arc<Self>, client: &Client, handler: F) -> Result<Reply, Problem>
+    where
+        F: FnOnce(&Node, &Client) -> Result<Reply, Problem> + Send + 'static,
+    {
+        let (node, client) = (self.clone(), client.clone());
+        tokio::task::spawn_blocking(move || handler(&node, &client))
+            .await
+            .unwrap_or_else(|e| Err(Problem::internal(format!("the request's work failed: {e}"))))
     }
 
     fn created(&self, stored: &StoredMessage) -> Reply {
