@@ -18,12 +18,10 @@ use crate::xml::names::{DS, WSSE, XENC};
 use crate::xmlsec::keys::wrap_key;
 use crate::xmlsec::{Oaep, PayloadKey};
 
-pub const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
-pub const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
-pub const RSA_OAEP: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
-pub const MGF1_SHA256: &str = "http://www.w3.org/2009/xmlenc11#mgf1sha256";
-pub const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
-pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+// The algorithm URIs live in one place, `xmlsec::algorithms`; AS4 names the ones its profile uses.
+pub use crate::xmlsec::algorithms::{
+    AES128_GCM, AES256_GCM, MGF1_SHA256, RSA_OAEP_11 as RSA_OAEP, SHA256, XENC11,
+};
 pub const CONTENT_ONLY: &str =
     "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Only";
 pub const CIPHERTEXT_TRANSFORM: &str =

@@ -20,9 +20,8 @@ use super::keyref::{self, KeySource};
 use crate::xml::names::{DS, EB, S12, WSSE, WSU};
 use crate::xml::{Doc, El};
 
-pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
-pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
-pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+// The algorithm URIs live in one place, `xmlsec::algorithms`; AS4 names the ones its profile uses.
+pub use crate::xmlsec::algorithms::{EXC_C14N, RSA_SHA256, SHA256};
 pub const ATTACHMENT_CONTENT: &str = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Signature-Transform";
 pub const X509V3: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
